@@ -1,0 +1,58 @@
+"""The composition root: every long-lived resource a process needs, built from Settings.
+
+The API (`create_app`) and the worker both build one `Services` at start-up and close it
+at shutdown; request and task code receives it through dependencies.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from taskiq import AsyncBroker
+
+from pix_erase.platform.broker import create_broker
+from pix_erase.platform.db import SessionMaker, create_engine, create_sessionmaker
+from pix_erase.platform.pool import ProcessPool
+from pix_erase.platform.storage import LocalStorage, Storage
+from pix_erase.setup.config import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: SessionMaker
+    storage: Storage
+    pool: ProcessPool
+    broker: AsyncBroker
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where uploads are staged while they are checked (same filesystem as local storage)."""
+        path = self.settings.app.data_dir / "uploads"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def close(self) -> None:
+        await self.storage.close()
+        await self.engine.dispose()
+        self.pool.close()
+
+
+def build_storage(settings: Settings) -> Storage:
+    if settings.storage.endpoint_url:
+        raise ValueError("S3_ENDPOINT_URL is set, but S3 storage is not available in this version.")
+    return LocalStorage(settings.app.data_dir / "objects")
+
+
+def build_services(settings: Settings, pool: ProcessPool | None = None) -> Services:
+    settings.app.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.app.resolved_database_url)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        storage=build_storage(settings),
+        pool=pool or ProcessPool(settings.app.processes),
+        broker=create_broker(settings),
+    )

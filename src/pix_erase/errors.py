@@ -1,0 +1,130 @@
+"""The one error envelope: `{"code", "message", "details"}` for every error the API answers.
+
+Expected errors are `AppError`s with a 4xx (or 503) status; anything else is logged and
+answered as a bare 500 envelope, never a stack trace.
+"""
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries (documented in OpenAPI)."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class AppError(Exception):
+    """An error a user can act on: a stable `code`, a sentence, an HTTP status."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int = 400,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details
+        self.headers = headers
+
+
+class NotFound(AppError):
+    def __init__(self, what: str) -> None:
+        super().__init__("not_found", f"{what} not found.", 404)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, details=jsonable_encoder(details))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = "No such route."
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """Keep what a client can act on; drop the echoed input (it may be large or secret)."""
+    cleaned = []
+    for err in errors:
+        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+        cleaned.append(item)
+    return cleaned
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _clean_validation_errors(exc.errors())
+    types = {d["type"] for d in details}
+    if "json_invalid" in types:
+        return error_response(422, "malformed_json", "The request body is not valid JSON.", details)
+    if "union_tag_invalid" in types:
+        return error_response(422, "unknown_operation", "Unknown operation type.", details)
+    return error_response(422, "validation_error", "The request is not valid.", details)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, exception_type=type(exc).__name__)
+    return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "Not authenticated",
+        404: "Not found",
+        422: "Validation error",
+    }.items()
+}

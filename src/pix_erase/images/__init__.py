@@ -1,0 +1,1 @@
+"""Images: upload, read, delete, and the operations that make new images from them."""

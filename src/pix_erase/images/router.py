@@ -1,0 +1,135 @@
+"""HTTP routes of images and their operations."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+
+from pix_erase.dependencies import CurrentUser, ServicesDep, UoW
+from pix_erase.errors import ERROR_RESPONSES, AppError, ErrorBody
+from pix_erase.images.schemas import ImageOut, OperationRequest, TaskAccepted
+from pix_erase.images.service import ImageService
+from pix_erase.pagination import Page, PageQuery
+
+router = APIRouter(prefix="/api/v1/images", tags=["images"], responses=ERROR_RESPONSES)
+
+# Multipart framing around the file: boundaries and part headers.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _service(uow: UoW, services: ServicesDep) -> ImageService:
+    return ImageService(uow, services)
+
+
+Images = Annotated[ImageService, Depends(_service)]
+
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=UPLOAD_BODY,
+    responses={
+        413: {"model": ErrorBody, "description": "Over the byte, pixel or frame limit"},
+        415: {"model": ErrorBody, "description": "Not a multipart upload"},
+    },
+)
+async def upload_image(
+    request: Request, user: CurrentUser, images: Images, services: ServicesDep
+) -> ImageOut:
+    """Upload one image as multipart field `file`. The content decides the format, not the name."""
+    limit = services.settings.app.max_upload_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
+        raise AppError(
+            "upload_too_large",
+            f"The file is larger than the limit of {limit} bytes.",
+            413,
+            details={"max_bytes": limit},
+        )
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise AppError(
+            "unsupported_media_type", "Send the image as multipart/form-data, field `file`.", 415
+        )
+    async with request.form(max_files=1, max_fields=5) as form:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise AppError("missing_file", "The multipart field `file` is missing.", 422)
+        image = await images.upload(user, file.file, file.filename)
+    return ImageOut.model_validate(image)
+
+
+@router.get("")
+async def list_images(user: CurrentUser, page: PageQuery, images: Images) -> Page[ImageOut]:
+    items, total = await images.list(user, page.limit, page.offset)
+    return Page(items=[ImageOut.model_validate(i) for i in items], total=total)
+
+
+@router.get("/{image_id}")
+async def get_image(image_id: uuid.UUID, user: CurrentUser, images: Images) -> ImageOut:
+    return ImageOut.model_validate(await images.get_owned(user, image_id))
+
+
+@router.get(
+    "/{image_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/*": {}}, "description": "The image bytes"}},
+)
+async def get_image_content(
+    image_id: uuid.UUID,
+    user: CurrentUser,
+    images: Images,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    image = await images.get_owned(user, image_id)
+    etag = f'"{image.sha256}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+    if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    headers["Content-Length"] = str(image.bytes)
+    headers["Content-Disposition"] = f'inline; filename="{image.id}.{image.format}"'
+    return StreamingResponse(
+        images.content(image), media_type=image.content_type, headers=headers
+    )
+
+
+@router.get("/{image_id}/exif")
+async def get_image_exif(image_id: uuid.UUID, user: CurrentUser, images: Images) -> dict[str, Any]:
+    """EXIF tags by name (base, Exif and GPS directories); `{}` when the image has none."""
+    return await images.exif(await images.get_owned(user, image_id))
+
+
+@router.delete("/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_image(image_id: uuid.UUID, user: CurrentUser, images: Images) -> Response:
+    await images.delete(await images.get_owned(user, image_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{image_id}/operations",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={503: {"model": ErrorBody, "description": "The task queue is unavailable"}},
+)
+async def submit_operation(
+    image_id: uuid.UUID, body: OperationRequest, user: CurrentUser, images: Images
+) -> TaskAccepted:
+    """Queue one operation or a pipeline of steps; poll `GET /api/v1/tasks/{task_id}`."""
+    image = await images.get_owned(user, image_id)
+    task = await images.submit(user, image, body)
+    return TaskAccepted(task_id=task.id)

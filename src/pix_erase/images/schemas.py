@@ -1,0 +1,57 @@
+"""Request and response bodies of the image routes."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pix_erase.processing.operations import Convert, Grayscale, Resize, Rotate, Step
+
+
+class ImageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    format: str
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+    created_at: datetime
+    parent_id: uuid.UUID | None
+    operation: str | None
+
+
+class Compare(BaseModel):
+    """Compare the image with another of your images: PSNR, SSIM, pHash distance, heat-map."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["compare"]
+    other_image_id: uuid.UUID = Field(description="Another image of yours.")
+
+
+Operation = Annotated[Rotate | Grayscale | Resize | Convert | Compare, Field(discriminator="type")]
+
+MAX_STEPS = 8
+
+
+class OperationRequest(BaseModel):
+    """Either one `operation`, or a pipeline of `steps` (1..8) that yields one result image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operation: Operation | None = None
+    steps: list[Step] | None = Field(None, min_length=1, max_length=MAX_STEPS)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.operation is None) == (self.steps is None):
+            raise ValueError("give exactly one of `operation` or `steps`")
+        return self
+
+
+class TaskAccepted(BaseModel):
+    task_id: uuid.UUID
+    status: Literal["queued"] = "queued"

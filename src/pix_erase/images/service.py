@@ -1,0 +1,156 @@
+"""Use cases of images: upload, read, delete, and submitting operations on them."""
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import structlog
+
+from pix_erase.container import Services
+from pix_erase.dependencies import UnitOfWork
+from pix_erase.errors import AppError, NotFound
+from pix_erase.images.models import Image
+from pix_erase.images.repository import ImageRepository
+from pix_erase.images.schemas import Compare, OperationRequest
+from pix_erase.platform.broker import enqueue_task
+from pix_erase.processing import ImageError, ImageInfo, inspect_image, read_exif
+from pix_erase.tasks.models import Task, TaskStatus
+from pix_erase.tasks.repository import TaskRepository
+from pix_erase.users.models import User
+
+CHUNK = 1024 * 1024
+log = structlog.get_logger(__name__)
+_TOO_LARGE = {"too_many_pixels", "too_many_frames"}
+
+
+def image_key(owner_id: uuid.UUID, image_id: uuid.UUID) -> str:
+    return f"images/{owner_id}/{image_id}"
+
+
+def image_error(exc: ImageError) -> AppError:
+    return AppError(exc.code, exc.message, 413 if exc.code in _TOO_LARGE else 422)
+
+
+def _copy_limited(src: BinaryIO, dest: Path, limit: int) -> tuple[int, str]:
+    """Copy an upload to `dest` chunk by chunk; stop as soon as it passes `limit` bytes."""
+    size, digest = 0, hashlib.sha256()
+    with dest.open("wb") as out:
+        while chunk := src.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise AppError(
+                    "upload_too_large",
+                    f"The file is larger than the limit of {limit} bytes.",
+                    413,
+                    details={"max_bytes": limit},
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        raise AppError("empty_upload", "The uploaded file is empty.", 422)
+    return size, digest.hexdigest()
+
+
+class ImageService:
+    def __init__(self, uow: UnitOfWork, services: Services) -> None:
+        self.uow = uow
+        self.services = services
+        self.images = ImageRepository(uow.session)
+
+    async def get_owned(self, owner: User, image_id: uuid.UUID) -> Image:
+        image = await self.images.get_owned(image_id, owner.id)
+        if image is None:
+            raise NotFound("Image")
+        return image
+
+    async def list(self, owner: User, limit: int, offset: int) -> tuple[Sequence[Image], int]:
+        return await self.images.list_owned(owner.id, limit, offset)
+
+    async def upload(self, owner: User, file: BinaryIO, filename: str | None) -> Image:
+        settings = self.services.settings.app
+        staged = self.services.upload_dir / uuid.uuid4().hex
+        try:
+            size, sha256 = await asyncio.to_thread(
+                _copy_limited, file, staged, settings.max_upload_bytes
+            )
+            try:
+                info: ImageInfo = await self.services.pool.run(
+                    inspect_image,
+                    str(staged),
+                    max_pixels=settings.max_image_pixels,
+                    max_frames=settings.max_image_frames,
+                )
+            except ImageError as exc:
+                raise image_error(exc) from exc
+            image = Image(
+                id=uuid.uuid4(),
+                owner_id=owner.id,
+                format=info.format,
+                content_type=info.content_type,
+                width=info.width,
+                height=info.height,
+                bytes=size,
+                sha256=sha256,
+                original_filename=(filename or "")[:255] or None,
+            )
+            image.storage_key = image_key(owner.id, image.id)
+            await self.services.storage.put_file(image.storage_key, staged, info.content_type)
+        finally:
+            await asyncio.to_thread(staged.unlink, missing_ok=True)
+        key = image.storage_key
+        self.uow.on_rollback(lambda: self.services.storage.delete(key))
+        return await self.images.add(image)
+
+    def content(self, image: Image) -> AsyncIterator[bytes]:
+        return self.services.storage.stream(image.storage_key)
+
+    async def exif(self, image: Image) -> dict[str, Any]:
+        data = await self.services.storage.get_bytes(image.storage_key)
+        return await self.services.pool.run(read_exif, data)
+
+    async def delete(self, image: Image) -> None:
+        # The row goes in this transaction; the object once it has committed. If the
+        # object's removal then fails, what is left is an unreachable object (logged as
+        # `orphan_object`), never a row whose content is missing.
+        await self.images.delete(image)
+        key = image.storage_key
+        self.uow.after_commit(lambda: self._delete_object(key))
+
+    async def _delete_object(self, key: str) -> None:
+        try:
+            await self.services.storage.delete(key)
+        except Exception:
+            log.exception("orphan_object", storage_key=key)
+
+    async def submit(self, owner: User, image: Image, request: OperationRequest) -> Task:
+        if isinstance(request.operation, Compare):
+            await self.get_owned(owner, request.operation.other_image_id)
+            kind, params = "compare", request.operation.model_dump(mode="json")
+        else:
+            steps = request.steps if request.steps is not None else [request.operation]
+            kind = "pipeline"
+            params = {"steps": [step.model_dump(mode="json") for step in steps if step]}
+        task = await TaskRepository(self.uow.session).add(
+            Task(owner_id=owner.id, image_id=image.id, kind=kind, params=params)
+        )
+        task_id = task.id
+        self.uow.after_commit(lambda: self._enqueue(task_id))
+        return task
+
+    async def _enqueue(self, task_id: uuid.UUID) -> None:
+        try:
+            await enqueue_task(self.services.broker, task_id)
+        except Exception as exc:
+            async with self.services.sessionmaker() as session:
+                task = await TaskRepository(session).get(task_id)
+                if task is not None:
+                    task.status = TaskStatus.failed
+                    task.error_code = "broker_unavailable"
+                    task.error_message = "The task could not be queued."
+                    await session.commit()
+            raise AppError(
+                "broker_unavailable", "The task queue is unavailable; try again shortly.", 503
+            ) from exc

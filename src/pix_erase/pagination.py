@@ -1,0 +1,28 @@
+"""The list contract: `limit` (1..100, default 20) and `offset` in, `{items, total}` out."""
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+
+
+class PageParams(BaseModel):
+    limit: int
+    offset: int
+
+
+def _page_params(
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 20,
+    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageQuery = Annotated[PageParams, Depends(_page_params)]

@@ -1,0 +1,1 @@
+"""Infrastructure the features share: database, storage, broker, security, logging."""

@@ -1,0 +1,26 @@
+"""The task broker: taskiq's in-process broker in `serve` (a Redis broker is the production path).
+
+Work is enqueued by task name, so a process that only enqueues (the API) does not need
+the task functions; the worker registers them (`pix_erase.worker`).
+"""
+
+import uuid
+
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.kicker import AsyncKicker
+
+from pix_erase.setup.config import Settings
+
+RUN_TASK = "pix_erase.run_task"
+
+
+def create_broker(settings: Settings) -> AsyncBroker:
+    if settings.app.redis_url:
+        raise ValueError("REDIS_URL is set, but the Redis broker is not available in this version.")
+    # In-process: a kicked task runs as an asyncio task in this process; its CPU work goes
+    # to the process pool.
+    return InMemoryBroker(max_async_tasks=max(2, (settings.app.processes or 2) * 2))
+
+
+async def enqueue_task(broker: AsyncBroker, task_id: uuid.UUID) -> None:
+    await AsyncKicker(RUN_TASK, broker, labels={}).kiq(str(task_id))

@@ -1,0 +1,1 @@
+"""Process setup: configuration groups read from the environment."""

@@ -1,0 +1,34 @@
+"""Core settings: where data lives, which backends run, and the limits users meet."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path("./data"), validation_alias="PIX_ERASE_DATA_DIR")
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    max_upload_bytes: int = Field(50 * MB, gt=0, validation_alias="MAX_UPLOAD_BYTES")
+    max_image_pixels: int = Field(100_000_000, gt=0, validation_alias="MAX_IMAGE_PIXELS")
+    max_image_frames: int = Field(1000, gt=0, validation_alias="MAX_IMAGE_FRAMES")
+    session_ttl_seconds: int = Field(14 * 24 * 3600, gt=0, validation_alias="SESSION_TTL_SECONDS")
+    login_max_failures: int = Field(5, gt=0, validation_alias="LOGIN_MAX_FAILURES")
+    login_max_failures_per_client: int = Field(
+        50, gt=0, validation_alias="LOGIN_MAX_FAILURES_PER_CLIENT"
+    )
+    login_window_seconds: int = Field(15 * 60, gt=0, validation_alias="LOGIN_WINDOW_SECONDS")
+    cookie_secure: bool = Field(False, validation_alias="COOKIE_SECURE")
+    processes: int | None = Field(None, ge=1, validation_alias="PIX_ERASE_PROCESSES")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pix_erase.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Background tasks: their state as users see it, and the runner the worker calls."""

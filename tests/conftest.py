@@ -1,0 +1,163 @@
+"""Builds the real service for tests: SQLite file, local storage, process pool, in-process broker.
+
+One app serves the whole session; every test signs up its own user, so tests are isolated
+the way users are (a user sees only their own images and tasks).
+"""
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from PIL import Image
+
+from pix_erase.main import create_app
+from pix_erase.platform.migrate import upgrade_head
+from pix_erase.setup.config import AppSettings, Settings
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    return Settings(
+        app=AppSettings(
+            data_dir=data_dir,
+            database_url=None,
+            max_upload_bytes=MAX_UPLOAD_BYTES,
+            max_image_pixels=40_000_000,
+            max_image_frames=20,
+            processes=2,
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    await asyncio.to_thread(upgrade_head, settings.app.resolved_database_url)
+    application = create_app(settings, in_process_worker=True)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        yield application
+
+
+def make_client(app: FastAPI, client_addr: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(client_addr, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://pix-erase.test")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app) as c:
+        yield c
+
+
+class UserClient:
+    """A signed-up, logged-in user: an httpx client that sends its bearer token."""
+
+    def __init__(self, client: httpx.AsyncClient, email: str, token: str, user: dict[str, Any]):
+        self.http = client
+        self.email = email
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.user = user
+
+    async def get(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.get(url, headers=self.headers, **kw)
+
+    async def post(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.post(url, headers=self.headers, **kw)
+
+    async def put(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.put(url, headers=self.headers, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.delete(url, headers=self.headers, **kw)
+
+    async def upload(self, data: bytes, name: str = "photo.png") -> httpx.Response:
+        return await self.post("/api/v1/images", files={"file": (name, data)})
+
+    async def upload_ok(self, data: bytes, name: str = "photo.png") -> dict[str, Any]:
+        response = await self.upload(data, name)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def run(self, image_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit an operation and wait until its task ends; return the task."""
+        response = await self.post(f"/api/v1/images/{image_id}/operations", json=body)
+        assert response.status_code == 202, response.text
+        return await self.wait(response.json()["task_id"])
+
+    async def wait(self, task_id: str) -> dict[str, Any]:
+        for _ in range(1200):
+            response = await self.get(f"/api/v1/tasks/{task_id}")
+            assert response.status_code == 200, response.text
+            task: dict[str, Any] = response.json()
+            if task["status"] in ("succeeded", "failed"):
+                return task
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"task {task_id} did not finish: {task}")
+
+    async def content(self, image_id: str) -> bytes:
+        response = await self.get(f"/api/v1/images/{image_id}/content")
+        assert response.status_code == 200, response.text
+        return response.content
+
+
+async def signup_and_login(
+    client: httpx.AsyncClient, password: str = "correct horse battery"
+) -> UserClient:
+    email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+    response = await client.post(
+        "/api/v1/auth/signup", json={"email": email, "password": password, "name": "Test"}
+    )
+    assert response.status_code == 201, response.text
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    client.cookies.clear()  # tests authenticate with the bearer token unless they say otherwise
+    return UserClient(client, email, body["access_token"], body["user"])
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient) -> UserClient:
+    return await signup_and_login(client)
+
+
+def encode(
+    pixels: Image.Image, fmt: str = "PNG", **params: Any
+) -> bytes:
+    buffer = io.BytesIO()
+    pixels.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def sample_rgba(width: int = 64, height: int = 48) -> Image.Image:
+    """Left half opaque red, right half transparent."""
+    image = Image.new("RGBA", (width, height), (255, 0, 0, 255))
+    image.paste((0, 0, 255, 0), (width // 2, 0, width, height))
+    return image
+
+
+def sample_rgb(width: int = 64, height: int = 48) -> Image.Image:
+    """Red top-left quadrant, green top-right, blue bottom."""
+    image = Image.new("RGB", (width, height), (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, width // 2, height // 2))
+    image.paste((0, 255, 0), (width // 2, 0, width, height // 2))
+    return image
+
+
+def data_dir(settings: Settings) -> Path:
+    return settings.app.data_dir

@@ -130,9 +130,7 @@ async def user(client: httpx.AsyncClient) -> UserClient:
     return await signup_and_login(client)
 
 
-def encode(
-    pixels: Image.Image, fmt: str = "PNG", **params: Any
-) -> bytes:
+def encode(pixels: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
     buffer = io.BytesIO()
     pixels.save(buffer, format=fmt, **params)
     return buffer.getvalue()

@@ -18,7 +18,8 @@ async def test_signup_returns_the_user_without_secrets(client: httpx.AsyncClient
     body = response.json()
     assert set(body) == {"id", "email", "name", "is_admin", "is_active", "created_at"}
     assert body["email"] == email.lower()
-    assert body["is_admin"] is False and body["is_active"] is True
+    assert body["is_admin"] is False
+    assert body["is_active"] is True
 
 
 async def test_signup_twice_with_one_email_is_a_conflict(client: httpx.AsyncClient) -> None:
@@ -53,10 +54,12 @@ async def test_login_gives_a_bearer_token_and_an_httponly_cookie(
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["token_type"] == "bearer" and body["user"]["email"] == email
+    assert body["token_type"] == "bearer"
+    assert body["user"]["email"] == email
     cookie = response.headers["set-cookie"]
     assert f"{SESSION_COOKIE}={body['access_token']}" in cookie
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
 
     by_cookie = await client.get("/api/v1/auth/me")  # the client kept the cookie
     client.cookies.clear()

@@ -53,4 +53,5 @@ async def test_openapi_documents_every_route_and_the_error_envelope(
         "/ErrorBody"
     )
     op_schema = spec["components"]["schemas"]["OperationRequest"]
-    assert "operation" in op_schema["properties"] and "steps" in op_schema["properties"]
+    assert "operation" in op_schema["properties"]
+    assert "steps" in op_schema["properties"]

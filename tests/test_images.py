@@ -8,7 +8,7 @@ import httpx
 from PIL import Image
 
 from pix_erase.setup.config import Settings
-from tests.conftest import UserClient, decode, encode, sample_rgb, sample_rgba, signup_and_login
+from tests.conftest import UserClient, encode, sample_rgb, sample_rgba, signup_and_login
 
 
 def stored_objects(settings: Settings) -> set[Path]:
@@ -19,9 +19,11 @@ def stored_objects(settings: Settings) -> set[Path]:
 async def test_upload_stores_the_image_and_reports_its_metadata(user: UserClient) -> None:
     data = encode(sample_rgba(64, 48), "PNG")
     body = await user.upload_ok(data, "anything.jpg")  # the content decides, not the name
-    assert body["format"] == "png" and body["content_type"] == "image/png"
+    assert body["format"] == "png"
+    assert body["content_type"] == "image/png"
     assert (body["width"], body["height"], body["bytes"]) == (64, 48, len(data))
-    assert body["parent_id"] is None and body["operation"] is None
+    assert body["parent_id"] is None
+    assert body["operation"] is None
 
     meta = await user.get(f"/api/v1/images/{body['id']}")
     assert meta.json() == body
@@ -40,7 +42,8 @@ async def test_content_is_the_uploaded_bytes_with_type_and_etag(user: UserClient
         f"/api/v1/images/{image['id']}/content",
         headers={**user.headers, "If-None-Match": response.headers["etag"]},
     )
-    assert cached.status_code == 304 and cached.content == b""
+    assert cached.status_code == 304
+    assert cached.content == b""
 
 
 async def test_exif_as_json_and_empty_when_none(user: UserClient) -> None:
@@ -51,7 +54,8 @@ async def test_exif_as_json_and_empty_when_none(user: UserClient) -> None:
     plain = await user.upload_ok(encode(sample_rgb(), "PNG"))
 
     tags = (await user.get(f"/api/v1/images/{tagged['id']}/exif")).json()
-    assert tags["Make"] == "PixCam" and tags["Model"] == "Model 7"
+    assert tags["Make"] == "PixCam"
+    assert tags["Model"] == "Model 7"
     assert (await user.get(f"/api/v1/images/{plain['id']}/exif")).json() == {}
 
 

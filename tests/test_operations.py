@@ -12,8 +12,10 @@ from tests.conftest import UserClient, decode, encode, sample_rgb, sample_rgba
 async def run_ok(user: UserClient, image_id: str, body: dict[str, Any]) -> dict[str, Any]:
     task = await user.run(image_id, body)
     assert task["status"] == "succeeded", task
-    assert task["progress"] == 1.0 and task["error"] is None
-    assert task["started_at"] and task["finished_at"]
+    assert task["progress"] == 1.0
+    assert task["error"] is None
+    assert task["started_at"]
+    assert task["finished_at"]
     return task
 
 
@@ -37,9 +39,11 @@ async def test_rotate_expands_the_canvas_with_transparent_corners(user: UserClie
     source = await user.upload_ok(encode(sample_rgba(64, 48), "PNG"))
     task = await run_ok(user, source["id"], {"operation": {"type": "rotate", "angle": 30}})
     meta, pixels = await result_of(user, task)
-    assert meta["parent_id"] == source["id"] and meta["operation"] == "rotate"
+    assert meta["parent_id"] == source["id"]
+    assert meta["operation"] == "rotate"
     assert pixels.mode == "RGBA"
-    assert pixels.width > 64 and pixels.height > 48  # nothing cropped
+    assert pixels.width > 64
+    assert pixels.height > 48
     assert pixels.getpixel((0, 0))[3] == 0  # a corner that was outside the picture
     centre_left = pixels.getpixel((pixels.width // 2 - 6, pixels.height // 2))
     assert near(centre_left, (255, 0, 0, 255), 10)  # red stayed red
@@ -49,7 +53,8 @@ async def test_rotate_90_on_a_jpeg_swaps_sides_and_keeps_colours(user: UserClien
     source = await user.upload_ok(encode(sample_rgb(64, 48), "JPEG", quality=95), "a.jpg")
     task = await run_ok(user, source["id"], {"operation": {"type": "rotate", "angle": 90}})
     meta, pixels = await result_of(user, task)
-    assert meta["format"] == "jpeg" and pixels.size == (48, 64)
+    assert meta["format"] == "jpeg"
+    assert pixels.size == (48, 64)
     # Counter-clockwise: the red top-left quadrant is now bottom-left.
     assert near(pixels.convert("RGB").getpixel((5, 58)), (255, 0, 0))
 
@@ -60,7 +65,8 @@ async def test_grayscale_keeps_alpha(user: UserClient) -> None:
     _, pixels = await result_of(user, task)
     assert pixels.mode == "LA"
     gray, alpha = pixels.getpixel((5, 5))
-    assert alpha == 255 and near((gray,), (76,), 3)  # ITU-R 601 luma of pure red
+    assert alpha == 255
+    assert near((gray,), (76,), 3)
     assert pixels.getpixel((60, 5))[1] == 0
 
 
@@ -98,7 +104,8 @@ async def test_convert(user: UserClient, fmt: str, content_type: str, alpha: boo
         user, source["id"], {"operation": {"type": "convert", "format": fmt, "quality": 90}}
     )
     meta, pixels = await result_of(user, task)
-    assert meta["format"] == fmt and meta["content_type"] == content_type
+    assert meta["format"] == fmt
+    assert meta["content_type"] == content_type
     rgba = pixels.convert("RGBA")
     assert near(rgba.getpixel((5, 5)), (255, 0, 0, 255))
     if alpha:
@@ -147,7 +154,8 @@ async def test_pipeline_gives_one_result_and_leaves_the_source_alone(user: UserC
     task = await run_ok(user, source["id"], {"steps": steps})
     meta, pixels = await result_of(user, task)
     assert meta["operation"] == "rotate+resize+grayscale+convert"
-    assert meta["format"] == "webp" and pixels.size == (24, 32)
+    assert meta["format"] == "webp"
+    assert pixels.size == (24, 32)
     assert (await user.get("/api/v1/images")).json()["total"] == before + 1
     assert await user.content(source["id"]) == data
 
@@ -173,7 +181,8 @@ async def test_compare_reports_psnr_ssim_phash_and_a_heatmap(user: UserClient) -
     assert diff["result"]["ssim"] < 1.0
     assert diff["result"]["heatmap_image_id"] == diff["result"]["image_id"]
     meta, heatmap = await result_of(user, diff)
-    assert heatmap.size == (64, 48) and meta["parent_id"] == first["id"]
+    assert heatmap.size == (64, 48)
+    assert meta["parent_id"] == first["id"]
     # The heat-map is hotter where the images differ.
     inside = np.asarray(heatmap.convert("RGB"), dtype=int)[32:42, 42:58].sum()
     outside = np.asarray(heatmap.convert("RGB"), dtype=int)[2:12, 2:18].sum()
@@ -197,4 +206,5 @@ async def test_a_failed_task_says_why(user: UserClient) -> None:
     task = await user.run(source["id"], {"operation": {"type": "resize", "scale": 4}})
     assert task["status"] == "failed"
     assert task["error"]["code"] == "result_too_large"
-    assert task["error"]["message"] and task["result"] is None
+    assert task["error"]["message"]
+    assert task["result"] is None

@@ -79,7 +79,8 @@ def test_walkthrough_signup_login_upload_rotate_poll_download(
             headers=auth,
             json={"operation": {"type": "rotate", "angle": 90}},
         )
-        assert submit.status_code == 202 and submit.json()["status"] == "queued"
+        assert submit.status_code == 202
+        assert submit.json()["status"] == "queued"
         task_id = submit.json()["task_id"]
         for _ in range(600):
             task = http.get(f"/api/v1/tasks/{task_id}", headers=auth).json()

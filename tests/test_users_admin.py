@@ -1,5 +1,6 @@
 """The administrator's controls over users, and `pix-erase create-admin`."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,7 +20,8 @@ async def admin(client: httpx.AsyncClient, settings: Settings) -> UserClient:
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     env = {**os.environ, "PIX_ERASE_DATA_DIR": str(settings.app.data_dir)}
     env.pop("DATABASE_URL", None)
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "pix_erase", "create-admin", email],
         input="admin password 1\n",
         capture_output=True,
@@ -54,9 +56,11 @@ async def test_create_admin_refuses_an_existing_email_and_a_short_password(
             check=False,
         )
 
-    assert create("root@example.com", "short").returncode != 0
-    assert create("root@example.com", "long enough pw").returncode == 0
-    again = create("root@example.com", "long enough pw")
+    short = await asyncio.to_thread(create, "root@example.com", "short")
+    assert short.returncode != 0
+    created = await asyncio.to_thread(create, "root@example.com", "long enough pw")
+    assert created.returncode == 0, created.stderr
+    again = await asyncio.to_thread(create, "root@example.com", "long enough pw")
     assert again.returncode != 0
     assert "already exists" in again.stderr
 
@@ -66,11 +70,14 @@ async def test_admin_lists_and_reads_users(admin: UserClient, client: httpx.Asyn
     listing = await admin.get("/api/v1/users", params={"limit": 100})
     assert listing.status_code == 200
     body = listing.json()
-    assert body["total"] >= 2 and len(body["items"]) <= 100
+    assert body["total"] >= 2
+    assert len(body["items"]) <= 100
     one = await admin.get(f"/api/v1/users/{other.user['id']}")
-    assert one.status_code == 200 and one.json()["email"] == other.email
+    assert one.status_code == 200
+    assert one.json()["email"] == other.email
     missing = await admin.get(f"/api/v1/users/{uuid.uuid4()}")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
 
 
 async def test_pagination_limits_are_enforced(admin: UserClient) -> None:
@@ -98,7 +105,8 @@ async def test_deactivation_ends_sessions_at_once(
     victim = await signup_and_login(client, password="victim password")
     assert (await victim.get("/api/v1/auth/me")).status_code == 200
     response = await admin.post(f"/api/v1/users/{victim.user['id']}/deactivate")
-    assert response.status_code == 200 and response.json()["is_active"] is False
+    assert response.status_code == 200
+    assert response.json()["is_active"] is False
     assert (await victim.get("/api/v1/auth/me")).status_code == 401
     login = await client.post(
         "/api/v1/auth/login", json={"email": victim.email, "password": "victim password"}

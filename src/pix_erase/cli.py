@@ -1,4 +1,4 @@
-"""The `pix-erase` command: serve, migrate, create-admin (api and worker join in production mode)."""
+"""The `pix-erase` command: serve, migrate, create-admin."""
 
 import asyncio
 import getpass

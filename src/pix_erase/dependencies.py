@@ -97,9 +97,7 @@ def session_token(
     return cookie
 
 
-async def _current_user(
-    uow: UoW, token: Annotated[str | None, Depends(session_token)]
-) -> User:
+async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_token)]) -> User:
     if not token:
         raise AppError(
             "not_authenticated",

@@ -47,12 +47,12 @@ async def start_in_process_worker(services: Services) -> None:
     await requeue_unfinished(services)
 
 
-async def stop_in_process_worker(services: Services, timeout: float = 30.0) -> None:
+async def stop_in_process_worker(services: Services, grace: float = 30.0) -> None:
     """Let running tasks finish (bounded), then stop the broker."""
     broker = services.broker
     if isinstance(broker, InMemoryBroker):
         try:
-            await asyncio.wait_for(broker.wait_all(), timeout)
+            await asyncio.wait_for(broker.wait_all(), grace)
         except TimeoutError:
             log.warning("tasks_unfinished_at_shutdown")
     await broker.shutdown()

@@ -11,7 +11,9 @@ from pix_erase.platform.db import Base, CreatedAtMixin, IdMixin
 class Image(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "images"
 
-    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("images.id", ondelete="SET NULL"), index=True
     )

@@ -104,9 +104,7 @@ async def get_image_content(
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     headers["Content-Length"] = str(image.bytes)
     headers["Content-Disposition"] = f'inline; filename="{image.id}.{image.format}"'
-    return StreamingResponse(
-        images.content(image), media_type=image.content_type, headers=headers
-    )
+    return StreamingResponse(images.content(image), media_type=image.content_type, headers=headers)
 
 
 @router.get("/{image_id}/exif")

@@ -89,7 +89,9 @@ async def run_compare(services: Services, task: Task, progress: Progress) -> dic
     comparison: Comparison = await services.pool.run_with_progress(
         progress, compare_images, first, second, max_pixels=services.settings.app.max_image_pixels
     )
-    heatmap_id = await store_result(services, task, source, comparison.heatmap, "compare", "heatmap")
+    heatmap_id = await store_result(
+        services, task, source, comparison.heatmap, "compare", "heatmap"
+    )
     return {
         "image_id": str(heatmap_id),
         "heatmap_image_id": str(heatmap_id),

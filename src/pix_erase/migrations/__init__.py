@@ -1,1 +1,1 @@
-"""Alembic migrations, shipped inside the package so `pix-erase migrate` works wherever it is installed."""
+"""Alembic migrations, inside the package so `pix-erase migrate` works wherever it is installed."""

@@ -23,4 +23,4 @@ def create_broker(settings: Settings) -> AsyncBroker:
 
 
 async def enqueue_task(broker: AsyncBroker, task_id: uuid.UUID) -> None:
-    await AsyncKicker(RUN_TASK, broker, labels={}).kiq(str(task_id))
+    await AsyncKicker[[str], None](RUN_TASK, broker, labels={}).kiq(str(task_id))

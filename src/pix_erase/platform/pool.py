@@ -22,11 +22,13 @@ R = TypeVar("R")
 
 ProgressCallback = Callable[[float], None]
 
-_progress_queue: "Queue[tuple[int, float]] | None" = None
+ProgressItem = tuple[int, float] | None  # None tells the reader thread to stop
+
+_progress_queue: "Queue[ProgressItem] | None" = None
 _current_job: int | None = None
 
 
-def _init_process(progress_queue: "Queue[tuple[int, float]]") -> None:
+def _init_process(progress_queue: "Queue[ProgressItem]") -> None:
     global _progress_queue
     _progress_queue = progress_queue
     # Import the heavy libraries once per process, not in the first job.
@@ -54,7 +56,7 @@ class ProcessPool:
         # forkserver: forking a process that runs an event loop and threads is unsafe.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["pix_erase.processing"])
-        self._queue: Queue[tuple[int, float]] = ctx.Queue()
+        self._queue: Queue[ProgressItem] = ctx.Queue()
         self._executor = ProcessPoolExecutor(
             self.processes, mp_context=ctx, initializer=_init_process, initargs=(self._queue,)
         )
@@ -71,7 +73,7 @@ class ProcessPool:
                 continue
             except (EOFError, OSError, ValueError):
                 return
-            if item is None:  # type: ignore[comparison-overlap]
+            if item is None:
                 return
             job, fraction = item
             listener = self._listeners.get(job)
@@ -105,6 +107,6 @@ class ProcessPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self._queue.put(None)  # type: ignore[arg-type]
+        self._queue.put(None)
         self._reader.join(timeout=2)
         self._queue.close()

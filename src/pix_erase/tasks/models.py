@@ -21,7 +21,9 @@ class TaskStatus(enum.StrEnum):
 class Task(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "tasks"
 
-    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     image_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("images.id", ondelete="SET NULL"), index=True
     )

@@ -88,9 +88,7 @@ class TaskRunner:
             log.exception("task_crashed", task_id=str(task_id))
             await self._fail(task_id, "internal_error", "The task failed unexpectedly.")
         else:
-            await self._finish(
-                task_id, status=TaskStatus.succeeded, progress=1.0, result=result
-            )
+            await self._finish(task_id, status=TaskStatus.succeeded, progress=1.0, result=result)
             log.info("task_succeeded", task_id=str(task_id), kind=task.kind)
         finally:
             writer.cancel()

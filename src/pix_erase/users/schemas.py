@@ -35,6 +35,6 @@ class UserOut(BaseModel):
 
 class LoginOut(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name, not a secret
     expires_at: datetime
     user: UserOut

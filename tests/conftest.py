@@ -67,17 +67,21 @@ class UserClient:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.user = user
 
+    async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return await self.http.request(method, url, headers=headers, **kw)
+
     async def get(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.get(url, headers=self.headers, **kw)
+        return await self.request("GET", url, **kw)
 
     async def post(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.post(url, headers=self.headers, **kw)
+        return await self.request("POST", url, **kw)
 
     async def put(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.put(url, headers=self.headers, **kw)
+        return await self.request("PUT", url, **kw)
 
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.delete(url, headers=self.headers, **kw)
+        return await self.request("DELETE", url, **kw)
 
     async def upload(self, data: bytes, name: str = "photo.png") -> httpx.Response:
         return await self.post("/api/v1/images", files={"file": (name, data)})

@@ -41,7 +41,9 @@ class Services:
 
 def build_storage(settings: Settings) -> Storage:
     if settings.storage.endpoint_url:
-        raise ValueError("S3_ENDPOINT_URL is set, but S3 storage is not available in this version.")
+        from pix_erase.platform.s3_storage import S3Storage
+
+        return S3Storage(settings.storage)
     return LocalStorage(settings.app.data_dir / "objects")
 
 

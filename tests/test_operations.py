@@ -31,6 +31,12 @@ async def result_of(user: UserClient, task: dict[str, Any]) -> tuple[dict[str, A
     return meta, pixels
 
 
+def px(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple)
+    return value
+
+
 def near(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 40) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
 
@@ -44,8 +50,8 @@ async def test_rotate_expands_the_canvas_with_transparent_corners(user: UserClie
     assert pixels.mode == "RGBA"
     assert pixels.width > 64
     assert pixels.height > 48
-    assert pixels.getpixel((0, 0))[3] == 0  # a corner that was outside the picture
-    centre_left = pixels.getpixel((pixels.width // 2 - 6, pixels.height // 2))
+    assert px(pixels, (0, 0))[3] == 0  # a corner that was outside the picture
+    centre_left = px(pixels, (pixels.width // 2 - 6, pixels.height // 2))
     assert near(centre_left, (255, 0, 0, 255), 10)  # red stayed red
 
 
@@ -56,7 +62,7 @@ async def test_rotate_90_on_a_jpeg_swaps_sides_and_keeps_colours(user: UserClien
     assert meta["format"] == "jpeg"
     assert pixels.size == (48, 64)
     # Counter-clockwise: the red top-left quadrant is now bottom-left.
-    assert near(pixels.convert("RGB").getpixel((5, 58)), (255, 0, 0))
+    assert near(px(pixels.convert("RGB"), (5, 58)), (255, 0, 0))
 
 
 async def test_grayscale_keeps_alpha(user: UserClient) -> None:
@@ -64,10 +70,10 @@ async def test_grayscale_keeps_alpha(user: UserClient) -> None:
     task = await run_ok(user, source["id"], {"operation": {"type": "grayscale"}})
     _, pixels = await result_of(user, task)
     assert pixels.mode == "LA"
-    gray, alpha = pixels.getpixel((5, 5))
+    gray, alpha = px(pixels, (5, 5))
     assert alpha == 255
     assert near((gray,), (76,), 3)
-    assert pixels.getpixel((60, 5))[1] == 0
+    assert px(pixels, (60, 5))[1] == 0
 
 
 @pytest.mark.parametrize(
@@ -86,7 +92,7 @@ async def test_resize(user: UserClient, params: dict[str, Any], size: tuple[int,
     task = await run_ok(user, source["id"], {"operation": {"type": "resize", **params}})
     _, pixels = await result_of(user, task)
     assert pixels.size == size
-    assert near(pixels.convert("RGB").getpixel((2, 2)), (255, 0, 0))
+    assert near(px(pixels.convert("RGB"), (2, 2)), (255, 0, 0))
 
 
 @pytest.mark.parametrize(
@@ -107,11 +113,11 @@ async def test_convert(user: UserClient, fmt: str, content_type: str, alpha: boo
     assert meta["format"] == fmt
     assert meta["content_type"] == content_type
     rgba = pixels.convert("RGBA")
-    assert near(rgba.getpixel((5, 5)), (255, 0, 0, 255))
+    assert near(px(rgba, (5, 5)), (255, 0, 0, 255))
     if alpha:
-        assert rgba.getpixel((60, 5))[3] < 10  # transparent stayed transparent
+        assert px(rgba, (60, 5))[3] < 10  # transparent stayed transparent
     else:
-        assert rgba.getpixel((60, 5))[3] == 255
+        assert px(rgba, (60, 5))[3] == 255
 
 
 async def test_convert_quality_changes_the_size(user: UserClient) -> None:

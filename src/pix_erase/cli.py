@@ -1,4 +1,4 @@
-"""The `pix-erase` command: serve, migrate, create-admin."""
+"""The `pix-erase` command: serve, api, worker, migrate, create-admin."""
 
 import asyncio
 import getpass
@@ -38,8 +38,41 @@ def serve(
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_config=None,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=int(settings.app.shutdown_grace_seconds) + 5,
     )
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (default UVICORN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default UVICORN_PORT).")] = None,
+) -> None:
+    """The API alone (production): tasks go to Redis for `pix-erase worker` to run."""
+    from pix_erase.main import create_app
+
+    settings = _settings()
+    if not settings.app.redis_url:
+        raise typer.BadParameter("pix-erase api needs REDIS_URL; on one box use `serve`")
+    uvicorn.run(
+        create_app(settings, in_process_worker=False),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.app.shutdown_grace_seconds),
+    )
+
+
+@app.command()
+def worker(
+    processes: Annotated[
+        int, typer.Option("--processes", "-p", min=1, help="Image-work processes.")
+    ] = 2,
+) -> None:
+    """The task worker (production): one receiver process, image work in a process pool."""
+    from pix_erase.worker import run_worker
+
+    settings = _settings()
+    asyncio.run(run_worker(settings, processes))
 
 
 @app.command()

@@ -33,10 +33,10 @@ class Services:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    async def close(self) -> None:
+    async def close(self, *, wait: bool = True) -> None:
         await self.storage.close()
         await self.engine.dispose()
-        self.pool.close()
+        self.pool.close(wait=wait)
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -47,7 +47,7 @@ def build_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.app.data_dir / "objects")
 
 
-def build_services(settings: Settings, pool: ProcessPool | None = None) -> Services:
+def build_services(settings: Settings, processes: int | None = None) -> Services:
     settings.app.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.app.resolved_database_url)
     return Services(
@@ -55,6 +55,6 @@ def build_services(settings: Settings, pool: ProcessPool | None = None) -> Servi
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         storage=build_storage(settings),
-        pool=pool or ProcessPool(settings.app.processes),
+        pool=ProcessPool(processes or settings.app.processes),
         broker=create_broker(settings),
     )

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from pix_erase.container import Services
 from pix_erase.dependencies import ServicesDep
 from pix_erase.errors import AppError, ErrorBody
+from pix_erase.platform.broker import ping_broker
 
 router = APIRouter(prefix="/health", tags=["health"])
 CHECK_TIMEOUT = 2.0
@@ -24,7 +25,7 @@ async def _storage(services: Services) -> None:
 
 
 async def _broker(services: Services) -> None:
-    return None  # the in-process broker is this process
+    await ping_broker(services.broker)
 
 
 CHECKS: dict[str, Callable[[Services], Awaitable[None]]] = {

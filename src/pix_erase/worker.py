@@ -1,28 +1,47 @@
-"""The task side: what a broker runs, and how a process starts and stops its worker part.
+"""The task side: what a broker runs, and how a process hosts it.
 
-In `serve` the API process hosts the worker (in-process broker); the `worker` command of
-production mode will host it alone.
+`serve` hosts the worker inside the API process (in-process broker). `pix-erase worker`
+hosts it alone: one asyncio receiver process that takes tasks from Redis and sends the
+image work to a pool of `--processes N` processes (so metrics live in one process).
 """
 
 import asyncio
+import signal
 import uuid
 from typing import Annotated
 
 import structlog
-from taskiq import AsyncBroker, InMemoryBroker, TaskiqDepends
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
+from taskiq.receiver import Receiver
 
-from pix_erase.container import Services
+from pix_erase.container import Services, build_services
 from pix_erase.images.tasks import HANDLERS
 from pix_erase.platform.broker import RUN_TASK, enqueue_task
 from pix_erase.platform.db import transaction
+from pix_erase.platform.faults import UNAVAILABLE
+from pix_erase.platform.redis_broker import ReliableStreamBroker
+from pix_erase.setup.config import Settings
 from pix_erase.tasks.repository import TaskRepository
 from pix_erase.tasks.runner import TaskRunner
 
 log = structlog.get_logger(__name__)
+MAX_RETRY_DELAY = 30.0
 
 
-async def run_task(task_id: str, services: Annotated[Services, TaskiqDepends()]) -> None:
-    await TaskRunner(services, HANDLERS).run(uuid.UUID(task_id))
+async def run_task(
+    task_id: str,
+    services: Annotated[Services, TaskiqDepends()],
+    context: Annotated[Context, TaskiqDepends()],
+) -> None:
+    try:
+        await TaskRunner(services, HANDLERS).run(uuid.UUID(task_id))
+    except UNAVAILABLE as exc:
+        # A backend is down: put the task back (after a pause) instead of failing it.
+        retries = int(context.message.labels.get("X-Taskiq-requeue", 0))
+        delay = min(MAX_RETRY_DELAY, 0.5 * 2**retries)
+        log.warning("task_deferred", task_id=task_id, error=type(exc).__name__, retry_in=delay)
+        await asyncio.sleep(delay)
+        await context.requeue()
 
 
 def register_tasks(broker: AsyncBroker, services: Services) -> None:
@@ -47,12 +66,49 @@ async def start_in_process_worker(services: Services) -> None:
     await requeue_unfinished(services)
 
 
-async def stop_in_process_worker(services: Services, grace: float = 30.0) -> None:
+async def stop_in_process_worker(services: Services) -> None:
     """Let running tasks finish (bounded), then stop the broker."""
     broker = services.broker
     if isinstance(broker, InMemoryBroker):
         try:
-            await asyncio.wait_for(broker.wait_all(), grace)
+            await asyncio.wait_for(broker.wait_all(), services.settings.app.shutdown_grace_seconds)
         except TimeoutError:
             log.warning("tasks_unfinished_at_shutdown")
     await broker.shutdown()
+
+
+async def run_worker(settings: Settings, processes: int) -> None:
+    """Take tasks from Redis until SIGTERM/SIGINT; then finish or re-queue what is held."""
+    services = build_services(settings, processes=processes)
+    broker = services.broker
+    if not isinstance(broker, ReliableStreamBroker):
+        raise SystemExit("pix-erase worker needs REDIS_URL (serve runs tasks in-process)")
+    register_tasks(broker, services)
+    grace = settings.app.shutdown_grace_seconds
+    receiver = Receiver(
+        broker,
+        max_async_tasks=processes,
+        max_prefetch=0,
+        propagate_exceptions=False,
+        wait_tasks_timeout=grace,
+    )
+    finish = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, finish.set)
+    log.info("worker_started", processes=processes)
+    listening = asyncio.create_task(receiver.listen(finish))
+    try:
+        await finish.wait()
+        log.info("worker_stopping", grace_seconds=grace)
+        try:
+            await asyncio.wait_for(asyncio.shield(listening), grace + 5)
+        except TimeoutError:
+            listening.cancel()
+    finally:
+        if not listening.done():
+            listening.cancel()
+        requeued = await broker.requeue_held()
+        await broker.shutdown()
+        await services.close(wait=False)
+        log.info("worker_stopped", requeued=requeued)

@@ -105,8 +105,14 @@ class ProcessPool:
         finally:
             self._listeners.pop(job, None)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the pool; with `wait=False`, jobs still running are killed (their tasks
+        were re-queued by the caller)."""
+        if not wait:
+            # Python 3.11 has no public way to stop busy pool processes.
+            for process in list(getattr(self._executor, "_processes", {}).values()):
+                process.kill()
+        self._executor.shutdown(wait=wait, cancel_futures=True)
         self._queue.put(None)
         self._reader.join(timeout=2)
         self._queue.close()

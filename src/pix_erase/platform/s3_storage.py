@@ -19,8 +19,9 @@ from pix_erase.setup.config import StorageSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 else:
-    S3Client = Any
+    S3Client = CompletedPartTypeDef = Any
 
 PART_SIZE = 8 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -82,7 +83,9 @@ class S3Storage:
         with path.open("rb") as handle:
             if size <= PART_SIZE:
                 body = await asyncio.to_thread(handle.read)
-                await s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+                await s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType=content_type
+                )
             else:
                 await self._multipart(s3, key, handle, content_type)
         await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -92,7 +95,7 @@ class S3Storage:
             Bucket=self.bucket, Key=key, ContentType=content_type
         )
         upload_id = upload["UploadId"]
-        parts = []
+        parts: list[CompletedPartTypeDef] = []
         try:
             number = 1
             while part := await asyncio.to_thread(handle.read, PART_SIZE):

@@ -16,6 +16,7 @@ import structlog
 from pix_erase.container import Services
 from pix_erase.errors import AppError
 from pix_erase.platform.db import transaction
+from pix_erase.platform.faults import UNAVAILABLE
 from pix_erase.processing import ImageError
 from pix_erase.tasks.models import Task, TaskStatus
 from pix_erase.tasks.repository import TaskRepository
@@ -77,6 +78,8 @@ class TaskRunner:
             if handler is None:
                 raise AppError("unknown_task", f"No handler for tasks of kind {task.kind!r}.")
             result = await handler(self.services, task, progress)
+        except UNAVAILABLE:
+            raise  # not the task's fault: the caller re-queues it
         except (ImageError, AppError) as exc:
             await self._fail(task_id, exc.code, exc.message)
         except BrokenProcessPool:

@@ -24,6 +24,10 @@ class AppSettings(BaseSettings):
     )
     login_window_seconds: int = Field(15 * 60, gt=0, validation_alias="LOGIN_WINDOW_SECONDS")
     cookie_secure: bool = Field(False, validation_alias="COOKIE_SECURE")
+    task_claim_timeout_seconds: float = Field(
+        60.0, gt=0, validation_alias="TASK_CLAIM_TIMEOUT_SECONDS"
+    )
+    shutdown_grace_seconds: float = Field(25.0, ge=0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     processes: int | None = Field(None, ge=1, validation_alias="PIX_ERASE_PROCESSES")
 
     @property

@@ -1,0 +1,38 @@
+"""Pure image processing for PixErase: bytes in, bytes out, no I/O beyond reading a path.
+
+Nothing here knows about HTTP, databases or queues. Functions run inside the worker's
+process pool, so everything they take, return or raise pickles.
+
+Module map: ``operations`` (step models), ``errors`` (ImageError), ``formats`` (sniffing
+and the output-format rule), ``pixels`` (the in-memory pixel convention), ``decoding`` /
+``encoding`` (codecs), ``transforms`` (rotate, grayscale, resize), ``pipeline``
+(run_steps), ``compare`` (compare_images), ``exif`` (EXIF to JSON and for results),
+``probe`` (inspect_image, probe_encoded, read_exif).
+"""
+
+from .compare import Comparison, compare_images
+from .encoding import Encoded
+from .errors import ImageError, ImageErrorCode
+from .exif import JSONValue
+from .operations import Convert, Grayscale, Resize, Rotate, Step
+from .pipeline import run_steps
+from .probe import ImageInfo, inspect_image, probe_encoded, read_exif
+
+__all__ = [
+    "Comparison",
+    "Convert",
+    "Encoded",
+    "Grayscale",
+    "ImageError",
+    "ImageErrorCode",
+    "ImageInfo",
+    "JSONValue",
+    "Resize",
+    "Rotate",
+    "Step",
+    "compare_images",
+    "inspect_image",
+    "probe_encoded",
+    "read_exif",
+    "run_steps",
+]

@@ -1,0 +1,139 @@
+"""Facts about an image file without processing it: upload checks, header probes, EXIF.
+
+``inspect_image`` is the gate every upload passes. Its order matters: the format comes
+from the content, the pixel limit is checked on the header before any pixel buffer
+exists (a 200-byte PNG can declare 50000x50000), frames are counted only up to the
+limit, and only then is the first frame decoded in full, which is what catches a file cut
+short (JPEGs are decoded at 1/8 scale: libjpeg still reads every byte, so truncation still
+shows, at a fraction of the cost).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, replace
+from typing import IO
+
+from PIL import ImageFile
+
+from .decoding import check_pixels, decoder_errors, displayed_size, open_header
+from .errors import ImageError
+from .exif import JSONValue, exif_to_json, read_exif_from
+from .formats import CONTENT_TYPES, SourceFormat
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image file is; width and height as displayed (after EXIF orientation)."""
+
+    format: str
+    content_type: str
+    width: int
+    height: int
+    frames: int
+
+
+def inspect_image(path: str | os.PathLike[str], *, max_pixels: int, max_frames: int) -> ImageInfo:
+    """Accept or refuse an uploaded file; see the module docstring for the checks.
+
+    Raises ImageError: unsupported_format, heic_unavailable, too_many_pixels,
+    too_many_frames, corrupt_image.
+    """
+    with open(path, "rb") as fp:
+        fmt, image = open_header(fp)
+        with image:
+            check_pixels(image.size, max_pixels)
+            info = _info(fmt, image)
+            with decoder_errors():
+                frames = _count_frames(fmt, image, max_frames)
+                if frames > max_frames:
+                    raise ImageError(
+                        "too_many_frames",
+                        f"The image has more than {max_frames} frames; that is the limit.",
+                    )
+                image.seek(0)
+                if fmt == "jpeg":
+                    width, height = image.size
+                    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+                image.load()
+    return replace(info, frames=frames)
+
+
+def probe_encoded(data: bytes) -> ImageInfo:
+    """Format, displayed size and frame count from the header alone (no limits, no decode)."""
+    fmt, image = open_header(io.BytesIO(data))
+    with image, decoder_errors():
+        info = _info(fmt, image)
+        frames = int(getattr(image, "n_frames", 1))
+    return replace(info, frames=frames)
+
+
+def read_exif(data: bytes) -> dict[str, JSONValue]:
+    """EXIF tags by name (base IFD, Exif and GPS sub-IFDs), JSON-safe; {} when none.
+
+    Reads the header only, so EXIF that a PNG stores after its pixel data (the PNG spec
+    places it before) is not seen.
+    """
+    _, image = open_header(io.BytesIO(data))
+    with image:
+        exif = read_exif_from(image)
+    return exif_to_json(exif) if exif is not None else {}
+
+
+def _info(fmt: SourceFormat, image: ImageFile.ImageFile) -> ImageInfo:
+    exif = read_exif_from(image)
+    width, height = displayed_size(fmt, image, exif)
+    return ImageInfo(fmt, CONTENT_TYPES[fmt], width, height, 1)
+
+
+def _count_frames(fmt: SourceFormat, image: ImageFile.ImageFile, limit: int) -> int:
+    """The number of frames, or ``limit + 1`` once it is known to exceed ``limit``."""
+    if fmt == "gif":
+        assert image.fp is not None
+        return _count_gif_frames(image.fp, limit)
+    if fmt != "tiff":
+        return int(getattr(image, "n_frames", 1))
+    # Pillow counts TIFF pages by walking them all; stop at the limit instead. (One page
+    # at a time: after a failed seek far past the end the plugin miscounts.)
+    for frame in range(1, limit + 1):
+        try:
+            image.seek(frame)
+        except EOFError:
+            return frame
+    return limit + 1
+
+
+def _count_gif_frames(fp: IO[bytes], limit: int) -> int:
+    """Count GIF image descriptors, stopping past ``limit``.
+
+    Pillow's own count either walks every frame (a 50 MB GIF can hold a million tiny
+    frames) or, through ``seek``, allocates a disposal buffer per frame; reading the
+    block structure directly costs neither. Unknown bytes between blocks are skipped,
+    as Pillow does.
+    """
+    fp.seek(10)
+    flags = fp.read(3)[:1]
+    if flags and flags[0] & 0x80:
+        fp.seek(3 << ((flags[0] & 7) + 1), os.SEEK_CUR)  # global colour table
+    frames = 0
+    while frames <= limit:
+        introducer = fp.read(1)
+        if introducer in (b"", b";"):
+            break
+        if introducer == b"!":
+            fp.read(1)  # extension label
+            _skip_sub_blocks(fp)
+        elif introducer == b",":
+            frames += 1
+            descriptor = fp.read(9)
+            if len(descriptor) == 9 and descriptor[8] & 0x80:
+                fp.seek(3 << ((descriptor[8] & 7) + 1), os.SEEK_CUR)  # local colour table
+            fp.read(1)  # LZW minimum code size
+            _skip_sub_blocks(fp)
+    return frames
+
+
+def _skip_sub_blocks(fp: IO[bytes]) -> None:
+    while (size := fp.read(1)) not in (b"", b"\x00"):
+        fp.seek(size[0], os.SEEK_CUR)

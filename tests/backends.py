@@ -169,6 +169,45 @@ class MotoS3:
         stop_process(self.process)
 
 
+class PixProcess:
+    """A `pix-erase` command (worker, api, serve) in its own process group, logging to a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pix_erase", *args],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so a SIGKILL reaches the pool processes too
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the command and everything it started, as a crash or OOM kill would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log.close()
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM and wait; SIGKILL the group if it does not stop in `timeout` seconds."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of the group, if any
+        self._log.close()
+        return self.process.returncode
+
+
 class ProductionBackends:
     def __init__(self) -> None:
         self.postgres = Postgres()

@@ -1,14 +1,19 @@
-"""Builds the real service for tests: SQLite file, local storage, process pool, in-process broker.
+"""Builds the real service for tests, on each backend a user can run it on.
 
-One app serves the whole session; every test signs up its own user, so tests are isolated
-the way users are (a user sees only their own images and tasks).
+`embedded`: SQLite file, local storage, in-process broker (what `serve` runs).
+`production`: PostgreSQL, Redis and S3 (moto) servers, the API with a Redis broker, and a
+real `pix-erase worker` process running the tasks.
+
+Every HTTP test runs on both (the `backend` parameter). One app serves each backend for
+the whole session; every test signs up its own user, so tests are isolated the way users
+are (a user sees only their own images and tasks).
 """
 
 import asyncio
 import io
+import os
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -17,34 +22,117 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from PIL import Image
 
+from pix_erase.container import Services
 from pix_erase.main import create_app
 from pix_erase.platform.migrate import upgrade_head
-from pix_erase.setup.config import AppSettings, Settings
+from pix_erase.setup.config import AppSettings, Settings, StorageSettings
+from tests.backends import PixProcess, ProductionBackends
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+LIMITS: dict[str, Any] = {
+    "max_upload_bytes": MAX_UPLOAD_BYTES,
+    "max_image_pixels": 40_000_000,
+    "max_image_frames": 20,
+    "processes": 2,
+}
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data_dir = tmp_path_factory.mktemp("data")
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a `pix-erase` subprocess these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "PIX_ERASE_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    app, storage = settings.app, settings.storage
+    env |= {
+        "PIX_ERASE_DATA_DIR": str(app.data_dir),
+        "MAX_UPLOAD_BYTES": str(app.max_upload_bytes),
+        "MAX_IMAGE_PIXELS": str(app.max_image_pixels),
+        "MAX_IMAGE_FRAMES": str(app.max_image_frames),
+        "TASK_CLAIM_TIMEOUT_SECONDS": str(app.task_claim_timeout_seconds),
+        "SHUTDOWN_GRACE_SECONDS": str(app.shutdown_grace_seconds),
+    }
+    if app.database_url:
+        env["DATABASE_URL"] = app.database_url
+    if app.redis_url:
+        env["REDIS_URL"] = app.redis_url
+    if storage.endpoint_url:
+        secret = storage.secret_access_key
+        env |= {
+            "S3_ENDPOINT_URL": storage.endpoint_url,
+            "S3_BUCKET": storage.bucket,
+            "S3_ACCESS_KEY_ID": storage.access_key_id or "",
+            "S3_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else "",
+            "S3_REGION": storage.region,
+        }
+    return env
+
+
+def production_settings(backends: ProductionBackends, data_dir: Any, **app: Any) -> Settings:
+    env = backends.env()
     return Settings(
         app=AppSettings(
             data_dir=data_dir,
-            database_url=None,
-            max_upload_bytes=MAX_UPLOAD_BYTES,
-            max_image_pixels=40_000_000,
-            max_image_frames=20,
-            processes=2,
-        )
+            database_url=env["DATABASE_URL"],
+            redis_url=env["REDIS_URL"],
+            **{"task_claim_timeout_seconds": 3.0, **LIMITS, **app},
+        ),
+        storage=StorageSettings(
+            endpoint_url=env["S3_ENDPOINT_URL"],
+            bucket=env["S3_BUCKET"],
+            access_key_id=env["S3_ACCESS_KEY_ID"],
+            secret_access_key=env["S3_SECRET_ACCESS_KEY"],
+        ),
     )
 
 
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+def production_backends() -> Iterator[ProductionBackends]:
+    backends = ProductionBackends()
+    yield backends
+    backends.close()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Settings:
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    if backend == "production":
+        return production_settings(request.getfixturevalue("production_backends"), data_dir)
+    return Settings(app=AppSettings(data_dir=data_dir, database_url=None, **LIMITS))
+
+
+@pytest.fixture(scope="session")
+async def app(backend: str, settings: Settings) -> AsyncIterator[FastAPI]:
     await asyncio.to_thread(upgrade_head, settings.app.resolved_database_url)
-    application = create_app(settings, in_process_worker=True)
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
-        yield application
+    embedded = backend == "embedded"
+    application = create_app(settings, in_process_worker=embedded)
+    worker = None
+    if not embedded:
+        log = settings.app.data_dir / "worker.log"
+        worker = PixProcess(["worker", "--processes", "2"], settings_env(settings), log)
+    try:
+        async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+            yield application
+    finally:
+        if worker is not None:
+            worker.terminate()
+
+
+def services_of(app: FastAPI) -> Services:
+    services: Services = app.state.services
+    return services
+
+
+async def stored_keys(app: FastAPI) -> set[str]:
+    """Every object in the app's storage (a directory or an S3 bucket)."""
+    return set(await services_of(app).storage.list_keys("images/"))
 
 
 def make_client(app: FastAPI, client_addr: str = "127.0.0.1") -> httpx.AsyncClient:
@@ -159,7 +247,3 @@ def sample_rgb(width: int = 64, height: int = 48) -> Image.Image:
     image.paste((255, 0, 0), (0, 0, width // 2, height // 2))
     image.paste((0, 255, 0), (width // 2, 0, width, height // 2))
     return image
-
-
-def data_dir(settings: Settings) -> Path:
-    return settings.app.data_dir

@@ -3,18 +3,14 @@
 import json
 import struct
 import zlib
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from pix_erase.setup.config import Settings
-from tests.conftest import MAX_UPLOAD_BYTES, UserClient, encode, sample_rgb
-
-
-def stored_files(settings: Settings) -> set[Path]:
-    return {p for p in settings.app.data_dir.rglob("*") if p.is_file() and "objects" in p.parts}
+from tests.conftest import MAX_UPLOAD_BYTES, UserClient, encode, sample_rgb, stored_keys
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -50,7 +46,7 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> None:
     ],
 )
 async def test_bad_files_are_refused_and_not_stored(
-    user: UserClient, settings: Settings, name: str, payload: str, status: int, code: str
+    user: UserClient, app: FastAPI, name: str, payload: str, status: int, code: str
 ) -> None:
     data = {
         "truncated_jpeg": encode(sample_rgb(400, 300), "JPEG", quality=90)[:3000],
@@ -58,19 +54,21 @@ async def test_bad_files_are_refused_and_not_stored(
         "bomb": png_declaring(50000, 50000),
         "empty": b"",
     }[payload]
-    before = stored_files(settings)
+    before = await stored_keys(app)
     response = await user.upload(data, name)
     assert_envelope(response, status, code)
-    assert stored_files(settings) == before
+    assert await stored_keys(app) == before
     assert (await user.get("/api/v1/images")).json()["total"] == 0
 
 
-async def test_an_upload_over_the_byte_limit_is_413(user: UserClient, settings: Settings) -> None:
-    before = stored_files(settings)
+async def test_an_upload_over_the_byte_limit_is_413(
+    user: UserClient, app: FastAPI, settings: Settings
+) -> None:
+    before = await stored_keys(app)
     response = await user.upload(b"\xff" * (MAX_UPLOAD_BYTES + 1), "big.jpg")
     assert_envelope(response, 413, "upload_too_large")
     assert response.json()["details"] == {"max_bytes": MAX_UPLOAD_BYTES}
-    assert stored_files(settings) == before
+    assert await stored_keys(app) == before
     assert not list((settings.app.data_dir / "uploads").iterdir())
 
 

@@ -2,18 +2,19 @@
 
 import hashlib
 import uuid
-from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 from PIL import Image
 
-from pix_erase.setup.config import Settings
-from tests.conftest import UserClient, encode, sample_rgb, sample_rgba, signup_and_login
-
-
-def stored_objects(settings: Settings) -> set[Path]:
-    root = settings.app.data_dir / "objects" / "images"
-    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+from tests.conftest import (
+    UserClient,
+    encode,
+    sample_rgb,
+    sample_rgba,
+    signup_and_login,
+    stored_keys,
+)
 
 
 async def test_upload_stores_the_image_and_reports_its_metadata(user: UserClient) -> None:
@@ -97,14 +98,14 @@ async def test_another_users_image_is_a_404_like_a_missing_one(
     assert (await owner.get(f"/api/v1/images/{image['id']}")).status_code == 200
 
 
-async def test_delete_removes_row_and_object(user: UserClient, settings: Settings) -> None:
-    before = stored_objects(settings)
+async def test_delete_removes_row_and_object(user: UserClient, app: FastAPI) -> None:
+    before = await stored_keys(app)
     image = await user.upload_ok(encode(sample_rgb(), "PNG"))
-    added = stored_objects(settings) - before
+    added = await stored_keys(app) - before
     assert len(added) == 1
     assert (await user.delete(f"/api/v1/images/{image['id']}")).status_code == 204
     assert (await user.get(f"/api/v1/images/{image['id']}")).status_code == 404
-    assert not any(path.exists() for path in added)
+    assert not added & await stored_keys(app)
 
 
 async def test_another_users_task_is_a_404(client: httpx.AsyncClient) -> None:

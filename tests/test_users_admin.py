@@ -1,25 +1,22 @@
 """The administrator's controls over users, and `pix-erase create-admin`."""
 
 import asyncio
-import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
 from pix_erase.setup.config import Settings
-from tests.conftest import UserClient, signup_and_login
+from tests.conftest import UserClient, settings_env, signup_and_login
 
 
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, settings: Settings) -> UserClient:
     """An administrator made the way an operator makes one: the CLI, password on stdin."""
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-    env = {**os.environ, "PIX_ERASE_DATA_DIR": str(settings.app.data_dir)}
-    env.pop("DATABASE_URL", None)
+    env = settings_env(settings)
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "pix_erase", "create-admin", email],
@@ -40,10 +37,9 @@ async def admin(client: httpx.AsyncClient, settings: Settings) -> UserClient:
 
 
 async def test_create_admin_refuses_an_existing_email_and_a_short_password(
-    settings: Settings, tmp_path: Path
+    settings: Settings,
 ) -> None:
-    env = {**os.environ, "PIX_ERASE_DATA_DIR": str(tmp_path)}
-    env.pop("DATABASE_URL", None)
+    env = settings_env(settings)
 
     def create(email: str, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -56,11 +52,12 @@ async def test_create_admin_refuses_an_existing_email_and_a_short_password(
             check=False,
         )
 
-    short = await asyncio.to_thread(create, "root@example.com", "short")
+    email = f"root-{uuid.uuid4().hex[:8]}@example.com"
+    short = await asyncio.to_thread(create, email, "short")
     assert short.returncode != 0
-    created = await asyncio.to_thread(create, "root@example.com", "long enough pw")
+    created = await asyncio.to_thread(create, email, "long enough pw")
     assert created.returncode == 0, created.stderr
-    again = await asyncio.to_thread(create, "root@example.com", "long enough pw")
+    again = await asyncio.to_thread(create, email, "long enough pw")
     assert again.returncode != 0
     assert "already exists" in again.stderr
 

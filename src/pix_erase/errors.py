@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pix_erase.platform.faults import BACKEND_DOWN
+
 log = structlog.get_logger(__name__)
 
 
@@ -108,6 +110,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "The request is not valid.", details)
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("backend_unavailable", path=request.url.path, error=type(exc).__name__)
+    return error_response(
+        503,
+        "service_unavailable",
+        "A backend (database, broker or storage) is unreachable; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, exception_type=type(exc).__name__)
     return error_response(500, "internal_error", "Something went wrong on our side.")
@@ -117,6 +129,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for backend_down in BACKEND_DOWN:
+        app.add_exception_handler(backend_down, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -9,12 +9,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-UNAVAILABLE: tuple[type[BaseException], ...] = (
+# What a client library raises when its server is down or slow.
+BACKEND_DOWN: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
-    OSError,  # ConnectionRefusedError, TimeoutError, a full disk
     BotoConnectionError,
     HTTPClientError,
     RedisConnectionError,
     RedisTimeoutError,
+    ConnectionError,  # e.g. asyncpg's refused connection
+    TimeoutError,
 )
+# A worker also waits out local trouble (a full disk) instead of failing the task.
+UNAVAILABLE: tuple[type[Exception], ...] = (*BACKEND_DOWN, OSError)

@@ -143,6 +143,14 @@ class S3Storage:
             raise
         return True
 
+    async def list_keys(self, prefix: str) -> list[str]:
+        s3 = await self._s3()
+        keys: list[str] = []
+        paginator = s3.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
+        return sorted(keys)
+
     async def ping(self) -> None:
         s3 = await self._s3()
         await s3.head_bucket(Bucket=self.bucket)

@@ -29,6 +29,9 @@ class Storage(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every key that starts with `prefix` (for audits and orphan sweeps)."""
+
     async def ping(self) -> None:
         """Raise if the storage cannot be reached."""
 
@@ -86,6 +89,16 @@ class LocalStorage:
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).is_file)
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        def scan() -> list[str]:
+            return sorted(
+                path.relative_to(self.root).as_posix()
+                for path in self.root.rglob("*")
+                if path.is_file() and self._tmp not in path.parents
+            )
+
+        return [key for key in await asyncio.to_thread(scan) if key.startswith(prefix)]
 
     async def ping(self) -> None:
         if not await asyncio.to_thread(os.access, self.root, os.W_OK):

@@ -1,0 +1,241 @@
+"""Faults of production mode, with real processes: killed and stopped workers, Redis and
+PostgreSQL going away and coming back.
+
+These run on their own PostgreSQL, Redis and S3 servers and their own worker processes,
+so stopping a server here disturbs no other test.
+"""
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from PIL import Image
+
+from pix_erase.main import create_app
+from pix_erase.platform.migrate import upgrade_head
+from pix_erase.setup.config import Settings
+from tests.backends import PixProcess, ProductionBackends
+from tests.conftest import UserClient, make_client, production_settings, settings_env
+from tests.conftest import signup_and_login as _signup
+
+# Several seconds of work on 2 cores: long enough to kill a worker in the middle of it.
+HEAVY = {
+    "steps": [
+        {"type": "resize", "scale": 3},
+        {"type": "rotate", "angle": 10},
+        {"type": "convert", "format": "webp", "quality": 50},
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def backends() -> Iterator[ProductionBackends]:
+    started = ProductionBackends()
+    yield started
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def fault_settings(
+    backends: ProductionBackends, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return production_settings(
+        backends,
+        tmp_path_factory.mktemp("faults"),
+        max_upload_bytes=64 * 1024 * 1024,
+        max_image_pixels=100_000_000,
+    )
+
+
+@pytest.fixture(scope="module")
+async def api(fault_settings: Settings) -> AsyncIterator[FastAPI]:
+    await asyncio.to_thread(upgrade_head, fault_settings.app.resolved_database_url)
+    application = create_app(fault_settings, in_process_worker=False)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        yield application
+
+
+@pytest.fixture
+async def user(api: FastAPI) -> AsyncIterator[UserClient]:
+    async with make_client(api) as client:
+        yield await _signup(client)
+
+
+class Workers:
+    """Starts `pix-erase worker` processes and makes sure none outlives the test."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.started: list[PixProcess] = []
+
+    def start(self, **env: str) -> PixProcess:
+        name = f"worker-{len(self.started)}.log"
+        worker = PixProcess(
+            ["worker", "--processes", "1"],
+            settings_env(self.settings) | env,
+            self.log_dir / name,
+        )
+        self.started.append(worker)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            if worker.process.poll() is None:
+                worker.kill()
+
+
+@pytest.fixture
+def workers(fault_settings: Settings, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(fault_settings, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+def photo_jpeg() -> bytes:
+    noise = np.random.default_rng(7).integers(0, 255, (1500, 2000, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def submit(user: UserClient, image_id: str, body: dict[str, Any]) -> str:
+    response = await user.post(f"/api/v1/images/{image_id}/operations", json=body)
+    assert response.status_code == 202, response.text
+    task_id: str = response.json()["task_id"]
+    return task_id
+
+
+async def wait_for_status(user: UserClient, task_id: str, status: str) -> dict[str, Any]:
+    for _ in range(1800):
+        task: dict[str, Any] = (await user.get(f"/api/v1/tasks/{task_id}")).json()
+        if task["status"] == status:
+            return task
+        assert task["status"] != "failed", task
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task never reached {status}: {task}")
+
+
+async def results_of(user: UserClient, source_id: str) -> list[dict[str, Any]]:
+    images = (await user.get("/api/v1/images", params={"limit": 100})).json()["items"]
+    return [image for image in images if image["parent_id"] == source_id]
+
+
+async def test_a_killed_worker_task_is_finished_by_another_exactly_once(
+    user: UserClient, workers: Workers
+) -> None:
+    source = await user.upload_ok(photo_jpeg(), "photo.jpg")
+    first = workers.start()
+    task_id = await submit(user, source["id"], HEAVY)
+    await wait_for_status(user, task_id, "running")
+    second = workers.start()
+    first.kill()  # SIGKILL mid-task, pool process included
+
+    task = await wait_for_status(user, task_id, "succeeded")
+    assert len(await results_of(user, source["id"])) == 1
+    assert task["result"]["image_id"] == (await results_of(user, source["id"]))[0]["id"]
+    assert "broker_reclaimed" in second.log()
+
+
+async def test_sigterm_requeues_what_it_cannot_finish_and_the_next_worker_does_it(
+    user: UserClient, workers: Workers
+) -> None:
+    source = await user.upload_ok(photo_jpeg(), "photo.jpg")
+    first = workers.start(SHUTDOWN_GRACE_SECONDS="0.2")
+    task_id = await submit(user, source["id"], HEAVY)
+    await wait_for_status(user, task_id, "running")
+    assert await asyncio.to_thread(first.terminate, 30) == 0  # stops promptly, no hang
+    assert '"requeued": 1' in first.log()
+
+    workers.start()
+    await wait_for_status(user, task_id, "succeeded")
+    assert len(await results_of(user, source["id"])) == 1
+
+
+async def test_sigterm_lets_a_running_task_finish_within_the_grace(
+    user: UserClient, workers: Workers
+) -> None:
+    source = await user.upload_ok(photo_jpeg(), "photo.jpg")
+    first = workers.start(SHUTDOWN_GRACE_SECONDS="120")
+    task_id = await submit(user, source["id"], HEAVY)
+    await wait_for_status(user, task_id, "running")
+    assert await asyncio.to_thread(first.terminate, 150) == 0
+    task = (await user.get(f"/api/v1/tasks/{task_id}")).json()
+    assert task["status"] == "succeeded"  # finished before the worker exited
+    assert '"requeued": 0' in first.log()
+
+
+async def test_redis_down_then_back(
+    user: UserClient, api: FastAPI, workers: Workers, backends: ProductionBackends
+) -> None:
+    source = await user.upload_ok(photo_jpeg(), "photo.jpg")
+    workers.start()
+    backends.redis.stop()
+    try:
+        ready = await user.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["details"]["broker"] == "unavailable"
+        assert ready.json()["details"]["database"] == "ok"
+        assert (await user.get("/health/live")).status_code == 200
+        refused = await user.post(
+            f"/api/v1/images/{source['id']}/operations", json={"operation": {"type": "grayscale"}}
+        )
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "broker_unavailable"
+    finally:
+        backends.redis.start()
+    assert (await user.get("/health/ready")).status_code == 200
+    task_id = await submit(user, source["id"], {"operation": {"type": "grayscale"}})
+    await wait_for_status(user, task_id, "succeeded")  # the worker came back by itself
+
+
+async def test_queued_work_survives_a_redis_restart(
+    user: UserClient, workers: Workers, backends: ProductionBackends
+) -> None:
+    source = await user.upload_ok(photo_jpeg(), "photo.jpg")
+    task_id = await submit(user, source["id"], {"operation": {"type": "grayscale"}})
+    backends.redis.stop()  # no worker has taken it yet: it lives only in Redis
+    backends.redis.start()
+    workers.start()
+    await wait_for_status(user, task_id, "succeeded")
+
+
+async def test_postgres_down_then_back(
+    user: UserClient, workers: Workers, backends: ProductionBackends
+) -> None:
+    source = await user.upload_ok(photo_jpeg(), "photo.jpg")
+    workers.start()
+    await asyncio.to_thread(backends.postgres.stop)
+    try:
+        ready = await user.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["details"]["database"] == "unavailable"
+        assert (await user.get("/health/live")).status_code == 200
+        me = await user.get("/api/v1/auth/me")
+        assert me.status_code == 503
+        assert me.json()["code"] == "service_unavailable"
+    finally:
+        await asyncio.to_thread(backends.postgres.start)
+    assert (await user.get("/health/ready")).status_code == 200
+    task_id = await submit(user, source["id"], {"operation": {"type": "grayscale"}})
+    await wait_for_status(user, task_id, "succeeded")
+
+
+async def test_no_orphans_after_the_faults(api: FastAPI) -> None:
+    """After all of the above, every stored object has its row and every row its object."""
+    from sqlalchemy import select
+
+    from pix_erase.images.models import Image as ImageRow
+    from tests.conftest import services_of
+
+    services = services_of(api)
+    async with services.sessionmaker() as session:
+        keys_in_db = set((await session.scalars(select(ImageRow.storage_key))).all())
+    assert keys_in_db
+    assert keys_in_db == set(await services.storage.list_keys("images/"))

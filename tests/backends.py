@@ -193,6 +193,12 @@ class PixProcess:
         self.process.wait()
         self._log.close()
 
+    def stop(self) -> None:
+        """End it whatever its state (teardown): SIGTERM, then SIGKILL after 30 s."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.terminate(timeout=30)
+        self._log.close()
+
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM and wait; SIGKILL the group if it does not stop in `timeout` seconds."""
         if self.process.poll() is None:

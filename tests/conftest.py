@@ -26,7 +26,7 @@ from pix_erase.container import Services
 from pix_erase.main import create_app
 from pix_erase.platform.migrate import upgrade_head
 from pix_erase.setup.config import AppSettings, Settings, StorageSettings
-from tests.backends import PixProcess, ProductionBackends
+from tests.backends import PixProcess, ProductionBackends, free_port
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 LIMITS: dict[str, Any] = {
@@ -50,6 +50,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "MAX_IMAGE_FRAMES": str(app.max_image_frames),
         "TASK_CLAIM_TIMEOUT_SECONDS": str(app.task_claim_timeout_seconds),
         "SHUTDOWN_GRACE_SECONDS": str(app.shutdown_grace_seconds),
+        "WORKER_METRICS_PORT": str(free_port()),  # several workers may run side by side
     }
     if app.database_url:
         env["DATABASE_URL"] = app.database_url
@@ -122,7 +123,7 @@ async def app(backend: str, settings: Settings) -> AsyncIterator[FastAPI]:
             yield application
     finally:
         if worker is not None:
-            worker.terminate()
+            worker.stop()
 
 
 def services_of(app: FastAPI) -> Services:

@@ -87,8 +87,7 @@ class Workers:
 
     def stop_all(self) -> None:
         for worker in self.started:
-            if worker.process.poll() is None:
-                worker.kill()
+            worker.stop()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import typer
 import uvicorn
 
 from pix_erase.platform.db import create_engine, create_sessionmaker, transaction
-from pix_erase.platform.logging import configure_logging
 from pix_erase.platform.migrate import upgrade_head
+from pix_erase.platform.observability.logging import configure_logging
 from pix_erase.setup.config import Settings, load_settings
 
 app = typer.Typer(help="PixErase: a self-hosted image-cleaning API.", no_args_is_help=True)

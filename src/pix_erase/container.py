@@ -12,6 +12,8 @@ from taskiq import AsyncBroker
 
 from pix_erase.platform.broker import create_broker
 from pix_erase.platform.db import SessionMaker, create_engine, create_sessionmaker
+from pix_erase.platform.observability.tasks import ObservabilityMiddleware
+from pix_erase.platform.observability.tracing import instrument_engine
 from pix_erase.platform.pool import ProcessPool
 from pix_erase.platform.storage import LocalStorage, Storage
 from pix_erase.setup.config import Settings
@@ -50,11 +52,14 @@ def build_storage(settings: Settings) -> Storage:
 def build_services(settings: Settings, processes: int | None = None) -> Services:
     settings.app.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.app.resolved_database_url)
+    instrument_engine(engine)
+    broker = create_broker(settings)
+    broker.add_middlewares(ObservabilityMiddleware(settings.observability.app_name))
     return Services(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         storage=build_storage(settings),
         pool=ProcessPool(processes or settings.app.processes),
-        broker=create_broker(settings),
+        broker=broker,
     )

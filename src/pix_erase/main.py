@@ -1,14 +1,19 @@
-"""The ASGI application: `create_app(settings)` wires routes, errors and the lifespan."""
+"""The ASGI application: `create_app(settings)` wires routes, errors, observability and
+the lifespan."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from pix_erase import health
 from pix_erase.container import Services, build_services
 from pix_erase.errors import install_error_handlers
 from pix_erase.images.router import router as images_router
+from pix_erase.platform.observability.http import RequestObserver
+from pix_erase.platform.observability.metrics import APP_INFO, exposition
+from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.router import router as tasks_router
 from pix_erase.users.router import auth_router, users_router
@@ -17,11 +22,14 @@ from pix_erase.worker import start_in_process_worker, stop_in_process_worker
 
 def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI:
     """Build the API. With `in_process_worker` (the `serve` mode) it also runs the tasks."""
+    app_name = settings.observability.app_name
+    setup_tracing(settings.observability, role="serve" if in_process_worker else "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services: Services = build_services(settings)
         app.state.services = services
+        APP_INFO.labels(app_name).set(1)
         try:
             if in_process_worker:
                 await start_in_process_worker(services)
@@ -34,6 +42,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
             else:
                 await services.broker.shutdown()
             await services.close()
+            shutdown_tracing()
 
     app = FastAPI(
         title="PixErase",
@@ -44,4 +53,14 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
     install_error_handlers(app)
     for router in (health.router, auth_router, users_router, images_router, tasks_router):
         app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        body, content_type = exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    # Order matters: added last is outermost. The request observer runs inside the
+    # OpenTelemetry middleware, so the request's span is current when it records.
+    app.add_middleware(RequestObserver, app_name=app_name, routes=app.routes)
+    app.add_middleware(OpenTelemetryMiddleware, exclude_spans=["receive", "send"])
     return app

@@ -11,6 +11,7 @@ import uuid
 from typing import Annotated
 
 import structlog
+from prometheus_client import start_http_server
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.receiver import Receiver
 
@@ -19,6 +20,8 @@ from pix_erase.images.tasks import HANDLERS
 from pix_erase.platform.broker import RUN_TASK, enqueue_task
 from pix_erase.platform.db import transaction
 from pix_erase.platform.faults import UNAVAILABLE
+from pix_erase.platform.observability.metrics import WORKER_INFO
+from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
 from pix_erase.platform.redis_broker import ReliableStreamBroker
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.repository import TaskRepository
@@ -32,9 +35,10 @@ async def run_task(
     task_id: str,
     services: Annotated[Services, TaskiqDepends()],
     context: Annotated[Context, TaskiqDepends()],
-) -> None:
+) -> str | None:
+    """Run one task; returns its outcome ("succeeded", "failed"), None when skipped."""
     try:
-        await TaskRunner(services, HANDLERS).run(uuid.UUID(task_id))
+        return await TaskRunner(services, HANDLERS).run(uuid.UUID(task_id))
     except UNAVAILABLE as exc:
         # A backend is down: put the task back (after a pause) instead of failing it.
         retries = int(context.message.labels.get("X-Taskiq-requeue", 0))
@@ -42,6 +46,7 @@ async def run_task(
         log.warning("task_deferred", task_id=task_id, error=type(exc).__name__, retry_in=delay)
         await asyncio.sleep(delay)
         await context.requeue()
+        return None
 
 
 def register_tasks(broker: AsyncBroker, services: Services) -> None:
@@ -79,6 +84,7 @@ async def stop_in_process_worker(services: Services) -> None:
 
 async def run_worker(settings: Settings, processes: int) -> None:
     """Take tasks from Redis until SIGTERM/SIGINT; then finish or re-queue what is held."""
+    setup_tracing(settings.observability, role="worker")
     services = build_services(settings, processes=processes)
     broker = services.broker
     if not isinstance(broker, ReliableStreamBroker):
@@ -96,7 +102,13 @@ async def run_worker(settings: Settings, processes: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish.set)
-    log.info("worker_started", processes=processes)
+    # Metrics stay in this one receiver process (the pool only does pure image work), so
+    # one scrape sees every task and exemplars survive.
+    WORKER_INFO.labels(settings.observability.app_name).set(1)
+    metrics_server, metrics_thread = start_http_server(
+        settings.server.worker_metrics_port, addr=settings.server.host
+    )
+    log.info("worker_started", processes=processes, metrics_port=metrics_server.server_port)
     listening = asyncio.create_task(receiver.listen(finish))
     try:
         await finish.wait()
@@ -111,4 +123,7 @@ async def run_worker(settings: Settings, processes: int) -> None:
         requeued = await broker.requeue_held()
         await broker.shutdown()
         await services.close(wait=False)
+        metrics_server.shutdown()
+        metrics_thread.join(timeout=5)
+        shutdown_tracing()
         log.info("worker_stopped", requeued=requeued)

@@ -18,6 +18,7 @@ from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import Compare
 from pix_erase.images.service import image_key
 from pix_erase.platform.db import transaction
+from pix_erase.platform.pool import report_progress
 from pix_erase.processing import Comparison, Encoded, compare_images, run_steps
 from pix_erase.processing.operations import Step
 from pix_erase.tasks.models import Task
@@ -73,7 +74,12 @@ async def run_pipeline(services: Services, task: Task, progress: Progress) -> di
     source = await _load_source(services, task, task.image_id)
     data = await services.storage.get_bytes(source.storage_key)
     encoded = await services.pool.run_with_progress(
-        progress, run_steps, data, steps, max_pixels=services.settings.app.max_image_pixels
+        progress,
+        run_steps,
+        data,
+        steps,
+        max_pixels=services.settings.app.max_image_pixels,
+        progress=report_progress,
     )
     operation = "+".join(step.type for step in steps)
     image_id = await store_result(services, task, source, encoded, operation, "result")

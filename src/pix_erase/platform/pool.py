@@ -14,8 +14,12 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.queues import Queue
 from typing import Any, ParamSpec, TypeVar
+
+from pix_erase.platform.observability.tracing import record_phases
+from pix_erase.processing.phases import Phase, collect
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,11 +45,14 @@ def report_progress(fraction: float) -> None:
         _progress_queue.put((_current_job, fraction))
 
 
-def _run_job(job: int, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+def _run_job(
+    job: int, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[R, list[Phase]]:
     global _current_job
     _current_job = job
     try:
-        return fn(*args, **kwargs)
+        with collect() as phases:
+            return fn(*args, **kwargs), phases
     finally:
         _current_job = None
 
@@ -54,16 +61,25 @@ class ProcessPool:
     def __init__(self, processes: int | None = None) -> None:
         self.processes = processes or max(1, min(4, os.cpu_count() or 1))
         # forkserver: forking a process that runs an event loop and threads is unsafe.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["pix_erase.processing"])
-        self._queue: Queue[ProgressItem] = ctx.Queue()
-        self._executor = ProcessPoolExecutor(
-            self.processes, mp_context=ctx, initializer=_init_process, initargs=(self._queue,)
-        )
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["pix_erase.processing"])
+        self._queue: Queue[ProgressItem] = self._ctx.Queue()
+        self._executor = self._new_executor()
         self._jobs = itertools.count(1)
         self._listeners: dict[int, tuple[asyncio.AbstractEventLoop, ProgressCallback]] = {}
         self._reader = threading.Thread(target=self._read_progress, daemon=True)
         self._reader.start()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.processes, mp_context=self._ctx, initializer=_init_process, initargs=(self._queue,)
+        )
+
+    def _replace_broken_executor(self) -> None:
+        """A pool process died (e.g. killed for memory): the executor is unusable from
+        then on, so later jobs get a fresh one."""
+        broken, self._executor = self._executor, self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def _read_progress(self) -> None:
         while True:
@@ -91,19 +107,26 @@ class ProcessPool:
 
     async def run_with_progress(
         self,
-        progress: ProgressCallback | None,
+        on_progress: ProgressCallback | None,
         fn: Callable[P, R],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
         job = next(self._jobs)
         loop = asyncio.get_running_loop()
-        if progress is not None:
-            self._listeners[job] = (loop, progress)
+        if on_progress is not None:
+            self._listeners[job] = (loop, on_progress)
         try:
-            return await loop.run_in_executor(self._executor, _run_job, job, fn, args, kwargs)
+            result, phases = await loop.run_in_executor(
+                self._executor, _run_job, job, fn, args, kwargs
+            )
+        except BrokenProcessPool:
+            self._replace_broken_executor()
+            raise
         finally:
             self._listeners.pop(job, None)
+        record_phases(phases)  # decode / steps / encode become spans of the current trace
+        return result
 
     def close(self, *, wait: bool = True) -> None:
         """Stop the pool; with `wait=False`, jobs still running are killed (their tasks

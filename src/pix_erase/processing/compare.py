@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from .decoding import decode, open_source
 from .encoding import Encoded, Metadata, encode
+from .phases import phase
 from .pixels import Pixels, as_pixels, flatten, size_of, to_colour, to_pillow
 from .transforms import resample
 
@@ -46,17 +47,20 @@ class Comparison:
 
 def compare_images(a: bytes, b: bytes, *, max_pixels: int) -> Comparison:
     """Compare ``b`` against ``a`` (``b`` is resampled to ``a``'s size if they differ)."""
-    first = _visible(a, max_pixels)
-    second = _visible(b, max_pixels)
-    if size_of(second) != size_of(first):
-        second = resample(second, size_of(first))
-    identical = bool(np.array_equal(first, second))
-    return Comparison(
-        psnr=None if identical else float(cv2.PSNR(first, second)),
-        ssim=1.0 if identical else structural_similarity(first, second),
-        phash_distance=0 if identical else int(_phash(first) - _phash(second)),
-        heatmap=encode(heatmap(first, second), "png", quality=100, metadata=Metadata()),
-    )
+    with phase("decode"):
+        first = _visible(a, max_pixels)
+        second = _visible(b, max_pixels)
+        if size_of(second) != size_of(first):
+            second = resample(second, size_of(first))
+    with phase("compare"):
+        identical = bool(np.array_equal(first, second))
+        psnr = None if identical else float(cv2.PSNR(first, second))
+        ssim = 1.0 if identical else structural_similarity(first, second)
+        distance = 0 if identical else int(_phash(first) - _phash(second))
+        difference = heatmap(first, second)
+    with phase("encode"):
+        encoded = encode(difference, "png", quality=100, metadata=Metadata())
+    return Comparison(psnr=psnr, ssim=ssim, phash_distance=distance, heatmap=encoded)
 
 
 def _visible(data: bytes, max_pixels: int) -> Pixels:

@@ -23,6 +23,7 @@ from .formats import (
 )
 from .formats import output_format_for as default_output_format
 from .operations import Convert, Grayscale, Resize, Rotate, Step
+from .phases import phase
 from .pixels import RGBA, TRANSPARENT, WHITE, Pixels, parse_colour, size_of
 from .transforms import ResizePlan, Size, grayscale, plan_resize, resize, rotate, rotated_size
 
@@ -74,16 +75,19 @@ def run_steps(
     planned = plan_steps(source.size, steps, output.format, max_pixels)
     report = _Progress(progress, total=len(planned) + 2)
 
-    pixels = decode(source, at_least=_shrink_on_load_target(planned))
+    with phase("decode"):
+        pixels = decode(source, at_least=_shrink_on_load_target(planned))
     report.advance()
     for item in planned:
-        pixels = apply_step(pixels, item)
+        with phase(item.step.type):
+            pixels = apply_step(pixels, item)
         report.advance()
     metadata = Metadata()
     if output.keep_metadata:
         exif = exif_for_output(source.exif, size_of(pixels)) if source.exif else None
         metadata = Metadata(icc=source.icc, exif=exif)
-    encoded = encode(pixels, output.format, quality=output.quality, metadata=metadata)
+    with phase("encode"):
+        encoded = encode(pixels, output.format, quality=output.quality, metadata=metadata)
     report.finish()
     return encoded
 

@@ -62,11 +62,12 @@ class TaskRunner:
                     if task is not None and task.status == TaskStatus.running:
                         task.progress = min(written, 0.99)
 
-    async def run(self, task_id: uuid.UUID) -> None:
+    async def run(self, task_id: uuid.UUID) -> str | None:
+        """Run the task; its final status, or None if it had already finished."""
         task = await self._start(task_id)
         if task is None:
             log.info("task_skipped", task_id=str(task_id))
-            return
+            return None
         handler = self.handlers.get(task.kind)
         latest = [0.0]
 
@@ -82,17 +83,21 @@ class TaskRunner:
             raise  # not the task's fault: the caller re-queues it
         except (ImageError, AppError) as exc:
             await self._fail(task_id, exc.code, exc.message)
+            return TaskStatus.failed.value
         except BrokenProcessPool:
             log.exception("task_worker_crashed", task_id=str(task_id))
             await self._fail(
                 task_id, "worker_crashed", "The image worker stopped (out of memory?)."
             )
+            return TaskStatus.failed.value
         except Exception:
             log.exception("task_crashed", task_id=str(task_id))
             await self._fail(task_id, "internal_error", "The task failed unexpectedly.")
+            return TaskStatus.failed.value
         else:
             await self._finish(task_id, status=TaskStatus.succeeded, progress=1.0, result=result)
             log.info("task_succeeded", task_id=str(task_id), kind=task.kind)
+            return TaskStatus.succeeded.value
         finally:
             writer.cancel()
 

@@ -1,0 +1,8 @@
+"""Metrics, logs and traces: what the seed document promises, made true.
+
+- `metrics`: the Prometheus families and the /metrics exposition (OpenMetrics on request).
+- `http`: the pure-ASGI middleware that counts, times and logs every request.
+- `tasks`: the taskiq middleware that carries the trace into tasks and times them.
+- `tracing`: the OpenTelemetry SDK, exporters and library instrumentation.
+- `logging`: one JSON object per line on stdout, with the current trace and span ids.
+"""

@@ -110,7 +110,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "The request is not valid.", details)
 
 
+EXCEPTION_SCOPE_KEY = "pix_erase.exception_type"
+
+
+def _note_exception(request: Request, exc: Exception) -> None:
+    """Tell the request observer which exception made this a 5xx (it counts them)."""
+    request.scope[EXCEPTION_SCOPE_KEY] = type(exc).__name__
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    _note_exception(request, exc)
     log.warning("backend_unavailable", path=request.url.path, error=type(exc).__name__)
     return error_response(
         503,
@@ -121,6 +130,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    _note_exception(request, exc)
     log.exception("unhandled_error", path=request.url.path, exception_type=type(exc).__name__)
     return error_response(500, "internal_error", "Something went wrong on our side.")
 

@@ -7,13 +7,16 @@ the in-progress gauge has it too); every unmatched path shares one value, so a s
 random URLs adds one series, not thousands.
 """
 
+import re
 import time
 from collections.abc import Sequence
 
 import structlog
-from starlette.routing import BaseRoute, Match
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pix_erase.errors import EXCEPTION_SCOPE_KEY
 from pix_erase.platform.observability.metrics import (
     EXCEPTIONS,
     IN_PROGRESS,
@@ -26,30 +29,52 @@ UNMATCHED = "<unmatched>"
 access_log = structlog.get_logger("pix_erase.access")
 
 
-def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
-    """The template of the route that answers this request (a wrong method still counts)."""
-    partial = None
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", UNMATCHED))
-        if match is Match.PARTIAL and partial is None:
-            partial = str(getattr(route, "path", UNMATCHED))
-    return partial or UNMATCHED
+class RouteTable:
+    """Every route's full template (router prefixes included) and a regex for it.
+
+    Built on the first request, when all routes are registered. FastAPI includes
+    routers lazily, so the app's top-level routes are not the endpoints themselves;
+    `iter_route_contexts` gives the effective ones.
+    """
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self._routes = routes
+        self._table: list[tuple[re.Pattern[str], str, frozenset[str]]] | None = None
+
+    def _build(self) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
+        table = []
+        for context in iter_route_contexts(self._routes):
+            template = context.path_format
+            if template:
+                methods = getattr(context.original_route, "methods", None) or ()
+                table.append((compile_path(template)[0], template, frozenset(methods)))
+        return table
+
+    def template(self, method: str, path: str) -> str:
+        """The template that answers (a known path with a wrong method still counts)."""
+        if self._table is None:
+            self._table = self._build()
+        fallback = None
+        for regex, template, methods in self._table:
+            if regex.match(path):
+                if not methods or method in methods:
+                    return template
+                fallback = fallback or template
+        return fallback or UNMATCHED
 
 
 class RequestObserver:
     def __init__(self, app: ASGIApp, app_name: str, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.app_name = app_name
-        self.routes = routes
+        self.routes = RouteTable(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        path = route_template(self.routes, scope)
+        path = self.routes.template(method, scope["path"])
         status = 500
         in_progress = IN_PROGRESS.labels(self.app_name, method, path)
         in_progress.inc()
@@ -74,8 +99,10 @@ class RequestObserver:
             REQUEST_DURATION.labels(self.app_name, method, path).observe(
                 elapsed, exemplar=trace_exemplar()
             )
-            if exception is not None:
-                EXCEPTIONS.labels(self.app_name, method, path, type(exception).__name__).inc()
+            noted = scope.get(EXCEPTION_SCOPE_KEY)  # a 5xx answered by an error handler
+            if exception is not None or noted:
+                kind = noted or type(exception).__name__
+                EXCEPTIONS.labels(self.app_name, method, path, kind).inc()
             self._log(scope, method, status, elapsed)
 
     def _log(self, scope: Scope, method: str, status: int, elapsed: float) -> None:

@@ -61,9 +61,7 @@ def encode_jpeg(rgb: NDArray[np.uint8], quality: int = 90) -> bytes:
     exif[0x0112] = 1  # Orientation
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(
-        buffer, "JPEG", quality=quality, exif=exif.tobytes(), icc_profile=icc
-    )
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, exif=exif.tobytes(), icc_profile=icc)
     return buffer.getvalue()
 
 
@@ -184,6 +182,14 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def load_average() -> str:
+    """The 1-minute load: this machine is shared, so the figures say how busy it was."""
+    try:
+        return f"load average {os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "load average unknown"
 
 
 def versions() -> str:

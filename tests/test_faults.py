@@ -220,8 +220,9 @@ async def test_postgres_down_then_back(
         assert me.status_code == 503
         assert me.json()["code"] == "service_unavailable"
         metrics = (await user.get("/metrics")).text
-        assert 'fastapi_exceptions_total{app_name="PixErase",exception_type=' in metrics
-        assert 'path="/api/v1/auth/me",status_code="503"' in metrics
+        me_labels = 'app_name="PixErase",method="GET",path="/api/v1/auth/me"'
+        assert f"fastapi_exceptions_total{{{me_labels},exception_type=" in metrics
+        assert f'fastapi_requests_total{{{me_labels},status_code="503"}}' in metrics
     finally:
         await asyncio.to_thread(backends.postgres.start)
     assert (await user.get("/health/ready")).status_code == 200

@@ -16,6 +16,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from pix_erase.main import create_app
 from pix_erase.platform.migrate import upgrade_head
@@ -219,10 +220,21 @@ async def test_postgres_down_then_back(
         me = await user.get("/api/v1/auth/me")
         assert me.status_code == 503
         assert me.json()["code"] == "service_unavailable"
-        metrics = (await user.get("/metrics")).text
-        me_labels = 'app_name="PixErase",method="GET",path="/api/v1/auth/me"'
-        assert f"fastapi_exceptions_total{{{me_labels},exception_type=" in metrics
-        assert f'fastapi_requests_total{{{me_labels},status_code="503"}}' in metrics
+        samples = [
+            (sample.name, sample.labels)
+            for family in text_string_to_metric_families((await user.get("/metrics")).text)
+            for sample in family.samples
+        ]
+        assert any(
+            name == "fastapi_exceptions_total" and labels["path"] == "/api/v1/auth/me"
+            for name, labels in samples
+        )
+        assert any(
+            name == "fastapi_requests_total"
+            and labels["path"] == "/api/v1/auth/me"
+            and labels["status_code"] == "503"
+            for name, labels in samples
+        )
     finally:
         await asyncio.to_thread(backends.postgres.start)
     assert (await user.get("/health/ready")).status_code == 200

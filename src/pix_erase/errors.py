@@ -114,8 +114,14 @@ EXCEPTION_SCOPE_KEY = "pix_erase.exception_type"
 
 
 def _note_exception(request: Request, exc: Exception) -> None:
-    """Tell the request observer which exception made this a 5xx (it counts them)."""
-    request.scope[EXCEPTION_SCOPE_KEY] = type(exc).__name__
+    """Tell the request observer which exception made this a 5xx (it counts them).
+
+    The observer puts a dict in the scope before the request runs; routing may copy the
+    scope, but the copy holds the same dict.
+    """
+    noted = request.scope.get(EXCEPTION_SCOPE_KEY)
+    if isinstance(noted, dict):
+        noted["type"] = type(exc).__name__
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -87,6 +87,8 @@ class RequestObserver:
             await send(message)
 
         exception: BaseException | None = None
+        noted: dict[str, str] = {}  # filled by an error handler that answered a 5xx
+        scope[EXCEPTION_SCOPE_KEY] = noted
         try:
             await self.app(scope, receive, send_wrapper)
         except BaseException as exc:
@@ -99,9 +101,8 @@ class RequestObserver:
             REQUEST_DURATION.labels(self.app_name, method, path).observe(
                 elapsed, exemplar=trace_exemplar()
             )
-            noted = scope.get(EXCEPTION_SCOPE_KEY)  # a 5xx answered by an error handler
             if exception is not None or noted:
-                kind = noted or type(exception).__name__
+                kind = noted.get("type") or type(exception).__name__
                 EXCEPTIONS.labels(self.app_name, method, path, kind).inc()
             self._log(scope, method, status, elapsed)
 

@@ -11,7 +11,7 @@ from pix_erase import health
 from pix_erase.container import Services, build_services
 from pix_erase.errors import install_error_handlers
 from pix_erase.images.router import router as images_router
-from pix_erase.platform.observability.http import RequestObserver
+from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.metrics import APP_INFO, exposition
 from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
 from pix_erase.setup.config import Settings
@@ -61,6 +61,11 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
 
     # Order matters: added last is outermost. The request observer runs inside the
     # OpenTelemetry middleware, so the request's span is current when it records.
-    app.add_middleware(RequestObserver, app_name=app_name, routes=app.routes)
-    app.add_middleware(OpenTelemetryMiddleware, exclude_spans=["receive", "send"])
+    routes = RouteTable(app.routes)
+    app.add_middleware(RequestObserver, app_name=app_name, routes=routes)
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        exclude_spans=["receive", "send"],
+        default_span_details=routes.span_details,
+    )
     return app

@@ -62,12 +62,18 @@ class RouteTable:
                 fallback = fallback or template
         return fallback or UNMATCHED
 
+    def span_details(self, scope: Scope) -> tuple[str, dict[str, str]]:
+        """Name server spans by route template, as the metrics label them."""
+        method = scope.get("method", "HTTP")
+        template = self.template(method, scope.get("path", ""))
+        return f"{method} {template}", {"http.route": template}
+
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, app_name: str, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, app_name: str, routes: RouteTable) -> None:
         self.app = app
         self.app_name = app_name
-        self.routes = RouteTable(routes)
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -16,7 +16,6 @@ ALERTS = {
     "PixEraseHighLatencyP99",
     "PixEraseTaskFailures",
     "PixEraseTargetDown",
-    "ObservabilityTargetDown",
 }
 
 

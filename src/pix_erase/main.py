@@ -11,6 +11,7 @@ from pix_erase import health
 from pix_erase.container import Services, build_services
 from pix_erase.errors import install_error_handlers
 from pix_erase.images.router import router as images_router
+from pix_erase.images.router import watermarks_router
 from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.metrics import APP_INFO, exposition
 from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
@@ -51,7 +52,8 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health.router, auth_router, users_router, images_router, tasks_router):
+    routers = (health.router, auth_router, users_router, images_router, watermarks_router)
+    for router in (*routers, tasks_router):
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -9,11 +9,19 @@ from starlette.datastructures import UploadFile
 
 from pix_erase.dependencies import CurrentUser, ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, AppError, ErrorBody
-from pix_erase.images.schemas import ImageOut, OperationRequest, TaskAccepted
+from pix_erase.images.schemas import (
+    BatchWatermarkRequest,
+    ImageOut,
+    OperationRequest,
+    TaskAccepted,
+)
 from pix_erase.images.service import ImageService
 from pix_erase.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"], responses=ERROR_RESPONSES)
+watermarks_router = APIRouter(
+    prefix="/api/v1/watermarks", tags=["images"], responses=ERROR_RESPONSES
+)
 
 # Multipart framing around the file: boundaries and part headers.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -130,4 +138,20 @@ async def submit_operation(
     """Queue one operation or a pipeline of steps; poll `GET /api/v1/tasks/{task_id}`."""
     image = await images.get_owned(user, image_id)
     task = await images.submit(user, image, body)
+    return TaskAccepted(task_id=task.id)
+
+
+@watermarks_router.post(
+    "/remove-batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={503: {"model": ErrorBody, "description": "The task queue is unavailable"}},
+)
+async def remove_watermark_batch(
+    body: BatchWatermarkRequest, user: CurrentUser, images: Images
+) -> TaskAccepted:
+    """Learn the watermark 2 to 50 of your images share and remove it from each (one task).
+
+    The task's `result.items` has one entry per image, `result.mask_image_id` the mask.
+    """
+    task = await images.submit_batch(user, body.image_ids)
     return TaskAccepted(task_id=task.id)

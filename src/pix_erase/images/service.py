@@ -14,7 +14,13 @@ from pix_erase.dependencies import UnitOfWork
 from pix_erase.errors import AppError, NotFound
 from pix_erase.images.models import Image
 from pix_erase.images.repository import ImageRepository
-from pix_erase.images.schemas import Compare, OperationRequest
+from pix_erase.images.schemas import (
+    Compare,
+    Erase,
+    OperationRequest,
+    RemoveBackground,
+    SingleOperation,
+)
 from pix_erase.platform.broker import enqueue_task
 from pix_erase.processing import ImageError, ImageInfo, inspect_image, read_exif
 from pix_erase.tasks.models import Task, TaskStatus
@@ -126,16 +132,58 @@ class ImageService:
             log.exception("orphan_object", storage_key=key)
 
     async def submit(self, owner: User, image: Image, request: OperationRequest) -> Task:
-        if isinstance(request.operation, Compare):
-            await self.get_owned(owner, request.operation.other_image_id)
-            kind, params = "compare", request.operation.model_dump(mode="json")
+        operation = request.operation
+        kind: str
+        if isinstance(operation, SingleOperation):
+            await self._check_references(owner, image, operation)
+            kind, params = operation.type, operation.model_dump(mode="json")
         else:
-            steps = request.steps if request.steps is not None else [request.operation]
+            steps = request.steps if request.steps is not None else [operation]
             kind = "pipeline"
             params = {"steps": [step.model_dump(mode="json") for step in steps if step]}
-        task = await TaskRepository(self.uow.session).add(
+        return await self._queue(
             Task(owner_id=owner.id, image_id=image.id, kind=kind, params=params)
         )
+
+    async def submit_batch(self, owner: User, image_ids: Sequence[uuid.UUID]) -> Task:
+        for image_id in image_ids:
+            await self.get_owned(owner, image_id)
+        params = {"image_ids": [str(image_id) for image_id in image_ids]}
+        return await self._queue(
+            Task(owner_id=owner.id, image_id=image_ids[0], kind="watermark_batch", params=params)
+        )
+
+    async def _check_references(
+        self, owner: User, image: Image, operation: SingleOperation
+    ) -> None:
+        """Refuse now what the task could only fail on later: foreign ids, wrong sizes."""
+        if isinstance(operation, Compare):
+            await self.get_owned(owner, operation.other_image_id)
+        elif isinstance(operation, Erase) and operation.mask_image_id is not None:
+            await self._same_size_mask(owner, image, operation.mask_image_id)
+        elif isinstance(operation, RemoveBackground):
+            if operation.hint_mask_image_id is not None:
+                await self._same_size_mask(owner, image, operation.hint_mask_image_id)
+            if operation.method == "model" and not self.services.settings.app.bg_model_path:
+                raise AppError(
+                    "model_not_configured",
+                    "No background model is configured on this server "
+                    "(PIX_ERASE_BG_MODEL_PATH); use method grabcut.",
+                    422,
+                )
+
+    async def _same_size_mask(self, owner: User, image: Image, mask_id: uuid.UUID) -> None:
+        mask = await self.get_owned(owner, mask_id)
+        if (mask.width, mask.height) != (image.width, image.height):
+            raise AppError(
+                "mask_size_mismatch",
+                f"The mask is {mask.width}x{mask.height}; "
+                f"the image is {image.width}x{image.height}.",
+                422,
+            )
+
+    async def _queue(self, task: Task) -> Task:
+        task = await TaskRepository(self.uow.session).add(task)
         task_id = task.id
         self.uow.after_commit(lambda: self._enqueue(task_id))
         return task

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -28,7 +28,13 @@ class AppSettings(BaseSettings):
         60.0, gt=0, validation_alias="TASK_CLAIM_TIMEOUT_SECONDS"
     )
     shutdown_grace_seconds: float = Field(25.0, ge=0, validation_alias="SHUTDOWN_GRACE_SECONDS")
+    bg_model_path: str | None = Field(None, validation_alias="PIX_ERASE_BG_MODEL_PATH")
     processes: int | None = Field(None, ge=1, validation_alias="PIX_ERASE_PROCESSES")
+
+    @field_validator("bg_model_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return value or None  # compose passes the variable empty when no model is mounted
 
     @property
     def resolved_database_url(self) -> str:

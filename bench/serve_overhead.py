@@ -1,0 +1,216 @@
+"""What the HTTP service adds on top of the image work, for one user's whole flow.
+
+Starts ``pix-erase serve`` as a real process (fresh data directory, free port), signs up
+and logs in with httpx, then N times: upload a 12 MP JPEG, ask for a resize to 2000x1500,
+poll the task every 10 ms until it succeeded, download the result. Each flow is timed
+next to a bare ``run_steps`` call on the same bytes in this process (interleaved), so the
+ratio says what the queue, the database, the storage and HTTP cost.
+
+    uv run python -m bench.serve_overhead [--n 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from bench.common import (
+    fmt_ms,
+    load_average,
+    markdown_table,
+    percentile,
+    sample_jpeg,
+    versions,
+)
+from pix_erase.processing import Resize, run_steps
+
+MAX_PIXELS = 100_000_000
+OPERATION = {"type": "resize", "width": 2000, "height": 1500}
+POLL_SECONDS = 0.01
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(data_dir: Path) -> Iterator[str]:
+    """``pix-erase serve`` on a free port; SIGTERM at the end, SIGKILL after 30 s."""
+    port = free_port()
+    # A DATABASE_URL or REDIS_URL from the caller's shell would point serve elsewhere.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env |= {"PIX_ERASE_DATA_DIR": str(data_dir), "UVICORN_PORT": str(port)}
+    log_path = data_dir / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pix_erase", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, process, log_path)
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"pix-erase serve exited:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("pix-erase serve was not ready after 60 s")
+
+
+def login(http: httpx.Client) -> None:
+    creds = {"email": "bench@example.com", "password": "a long bench password"}
+    http.post("/api/v1/auth/signup", json=creds).raise_for_status()
+    token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+
+
+STAGES = (
+    ("upload (POST /images)", "upload"),
+    ("submit + queue wait (to started_at)", "queue"),
+    ("task run on the server (started_at to finished_at)", "run"),
+    ("until a poll sees it (finished_at to response)", "notice"),
+    ("download (GET content)", "download"),
+)
+
+
+@dataclass
+class Flow:
+    """Stage wall times (ms). The server's task timestamps split the wait for the task,
+    which works because client and server share this machine's clock."""
+
+    upload: float
+    queue: float
+    run: float
+    notice: float
+    download: float
+    result: bytes
+
+    @property
+    def total(self) -> float:
+        return self.upload + self.queue + self.run + self.notice + self.download
+
+
+def _server_time(text: str) -> float:
+    stamp = datetime.fromisoformat(text)
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def flow(http: httpx.Client, photo: bytes) -> Flow:
+    """Upload, operate and poll every 10 ms, download; as the README's curl walk-through."""
+    start = time.time()
+    upload = http.post("/api/v1/images", files={"file": ("photo.jpg", photo, "image/jpeg")})
+    upload.raise_for_status()
+    uploaded = time.time()
+    submit = http.post(
+        f"/api/v1/images/{upload.json()['id']}/operations", json={"operation": OPERATION}
+    )
+    submit.raise_for_status()
+    task_url = f"/api/v1/tasks/{submit.json()['task_id']}"
+    while True:
+        task = http.get(task_url).json()
+        if task["status"] == "succeeded":
+            break
+        if task["status"] == "failed":
+            raise RuntimeError(f"task failed: {task}")
+        time.sleep(POLL_SECONDS)
+    done = time.time()
+    result = http.get(f"/api/v1/images/{task['result']['image_id']}/content")
+    result.raise_for_status()
+    end = time.time()
+    started, finished = _server_time(task["started_at"]), _server_time(task["finished_at"])
+    return Flow(
+        upload=(uploaded - start) * 1e3,
+        queue=(started - uploaded) * 1e3,
+        run=(finished - started) * 1e3,
+        notice=(done - finished) * 1e3,
+        download=(end - done) * 1e3,
+        result=result.content,
+    )
+
+
+def bare(photo: bytes) -> tuple[float, bytes]:
+    step = Resize.model_validate(OPERATION)
+    start = time.perf_counter()
+    encoded = run_steps(photo, [step], max_pixels=MAX_PIXELS)
+    return (time.perf_counter() - start) * 1e3, encoded.data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=20, help="flows to time")
+    args = parser.parse_args()
+
+    print(f"{versions()}; {load_average()} at start")
+    photo = sample_jpeg(4000, 3000)
+    print(f"sample: 4000x3000 JPEG q90 {len(photo) / 1e6:.2f} MB; operation {OPERATION}")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        served(Path(tmp)) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        login(http)
+        # The first job starts the worker pool's processes; report it, don't mix it in.
+        cold = flow(http, photo).total
+        bare(photo)
+        flows: list[Flow] = []
+        bares: list[float] = []
+        for _ in range(args.n):
+            flows.append(flow(http, photo))
+            ms, expected = bare(photo)
+            bares.append(ms)
+    for data in (flows[-1].result, expected):
+        assert Image.open(io.BytesIO(data)).size == (2000, 1500)
+
+    totals = [f.total for f in flows]
+    rows = [[label, *_p([getattr(f, name) for f in flows])] for label, name in STAGES]
+    rows += [["whole flow", *_p(totals)], ["bare run_steps", *_p(bares)]]
+    ratio = [f"{percentile(totals, q) / percentile(bares, q):.1f}" for q in (0.5, 0.99)]
+    rows.append(["ratio flow / bare", *ratio])
+    print(f"\n### {args.n} flows, interleaved with bare run_steps\n")
+    print(markdown_table(["stage", "p50 ms", "p99 ms"], rows))
+    print(f"\nfirst flow (starts the worker processes): {fmt_ms(cold)} ms")
+    print(f"{load_average()} at the end")
+
+
+def _p(values: list[float]) -> list[str]:
+    return [fmt_ms(percentile(values, 0.5)), fmt_ms(percentile(values, 0.99))]
+
+
+if __name__ == "__main__":
+    main()

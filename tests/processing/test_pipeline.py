@@ -422,3 +422,24 @@ def test_heic_is_reported_unavailable_without_pillow_heif(
         run_steps(encode(marked(), "PNG"), [convert("heic")], max_pixels=MAX)
 
     assert reading.value.code == writing.value.code == "heic_unavailable"
+
+
+def test_grayscale_of_a_colour_jpeg_decodes_only_the_luma_and_matches_cvtcolor() -> None:
+    import cv2
+    import numpy as np
+
+    from pix_erase.processing import run_steps
+    from pix_erase.processing.operations import Grayscale
+
+    rng = np.random.default_rng(3)
+    colour = cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (7, 7), 0)
+    data = cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    result = run_steps(data, [Grayscale(type="grayscale")], max_pixels=10**8)
+    gray = cv2.imdecode(np.frombuffer(result.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert gray is not None
+    assert full is not None
+    expected = cv2.cvtColor(full, cv2.COLOR_BGR2GRAY)
+    assert gray.ndim == 2
+    assert gray.shape == expected.shape
+    assert float(np.abs(gray.astype(int) - expected.astype(int)).mean()) < 1.5

@@ -159,26 +159,31 @@ def reduction_factor(size: tuple[int, int], target: tuple[int, int]) -> int:
     return 1
 
 
-def decode(source: Source, *, at_least: tuple[int, int] | None = None) -> Pixels:
+def decode(
+    source: Source, *, at_least: tuple[int, int] | None = None, gray: bool = False
+) -> Pixels:
     """Decode the first frame, oriented as displayed.
 
     With ``at_least`` (displayed width, height) a JPEG may be decoded at 1/2, 1/4 or 1/8
     scale, never smaller than that size, so the resize that follows reads 4-64x fewer pixels.
+    With ``gray`` (the first step makes the image gray anyway) a colour JPEG may be decoded
+    as its luma plane only, which skips most of the decoder's colour work; other sources
+    decode as usual.
     """
     factor = 1
     if source.format == "jpeg" and at_least is not None:
         factor = reduction_factor(source.size, at_least)
     with decoder_errors():
-        pixels = _decode_cv2(source, factor)
+        pixels = _decode_cv2(source, factor, gray)
         if pixels is None:
             pixels = _decode_pillow(source, factor)
     return apply_orientation(pixels, source.orientation)
 
 
-def _decode_cv2(source: Source, factor: int) -> Pixels | None:
+def _decode_cv2(source: Source, factor: int, want_gray: bool) -> Pixels | None:
     image = source.image
     if source.format == "jpeg" and image.mode in ("L", "RGB"):
-        gray = image.mode == "L"
+        gray = image.mode == "L" or want_gray
         if factor > 1:
             flag = (_REDUCED_GRAY if gray else _REDUCED_COLOUR)[factor]
         else:

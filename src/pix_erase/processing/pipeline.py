@@ -75,8 +75,13 @@ def run_steps(
     planned = plan_steps(source.size, steps, output.format, max_pixels)
     report = _Progress(progress, total=len(planned) + 2)
 
+    first = _first_pixel_step(planned)
     with phase("decode"):
-        pixels = decode(source, at_least=_shrink_on_load_target(planned))
+        pixels = decode(
+            source,
+            at_least=first.resize.scaled if first and first.resize else None,
+            gray=first is not None and isinstance(first.step, Grayscale),
+        )
     report.advance()
     for item in planned:
         with phase(item.step.type):
@@ -142,12 +147,12 @@ def _check_size(size: Size, max_pixels: int) -> None:
         )
 
 
-def _shrink_on_load_target(planned: Sequence[PlannedStep]) -> Size | None:
-    """The size the first pixel step resizes to, when that step is a Resize."""
+def _first_pixel_step(planned: Sequence[PlannedStep]) -> PlannedStep | None:
+    """The first step that touches pixels: the decoder can prepare for it (a Resize lets
+    a JPEG decode at reduced scale, a Grayscale lets it decode only the luma plane)."""
     for item in planned:
-        if isinstance(item.step, Convert):
-            continue  # no pixel work: a Convert before the Resize does not prevent it
-        return item.resize.scaled if item.resize is not None else None
+        if not isinstance(item.step, Convert):  # a Convert only chooses how to encode
+            return item
     return None
 
 

@@ -186,6 +186,20 @@ class PixProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_ready(self, base_url: str, timeout: float = 60) -> None:
+        """Until `GET /health/ready` answers 200; fails with the log if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None:
+                raise AssertionError(f"exited with {self.process.returncode}:\n{self.log()}")
+            time.sleep(0.1)
+        raise AssertionError(f"not ready after {timeout} s:\n{self.log()}")
+
     def kill(self) -> None:
         """SIGKILL the command and everything it started, as a crash or OOM kill would."""
         with contextlib.suppress(ProcessLookupError):

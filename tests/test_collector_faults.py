@@ -6,17 +6,15 @@
 
 import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.backends import free_port
+from tests.backends import PixProcess, free_port
 from tests.conftest import encode, sample_rgb
 
 
@@ -57,38 +55,27 @@ def serve_with_collector(tmp_path: Path, collector_port: int) -> None:
         "TEMPO_HOST": "127.0.0.1",
         "TEMPO_GRPC_PORT": str(collector_port),
     }
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pix_erase", "serve"], env=env, stdout=log, stderr=log
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=10) as http:
-                creds = {"email": "t@example.com", "password": "long enough pw"}
-                assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
-                token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
-                for _ in range(20):  # enough spans to fill export batches
-                    upload = http.post(
-                        "/api/v1/images",
-                        headers={"Authorization": f"Bearer {token}"},
-                        files={"file": ("a.png", encode(sample_rgb(), "PNG"))},
-                    )
-                    assert upload.status_code == 201
-            process.terminate()
-            # Shutdown flushes spans for at most the export timeout (3 s), then exits.
-            # uvicorn finishes its graceful shutdown, then re-raises the signal it got.
-            assert process.wait(timeout=30) in (0, -signal.SIGTERM)
-            assert "Finished server process" in (tmp_path / "serve.log").read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    serve = PixProcess(["serve"], env, tmp_path / "serve.log")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        serve.wait_ready(base)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            creds = {"email": "t@example.com", "password": "long enough pw"}
+            assert http.post("/api/v1/auth/signup", json=creds).status_code == 201
+            token = http.post("/api/v1/auth/login", json=creds).json()["access_token"]
+            for _ in range(20):  # enough spans to fill export batches
+                upload = http.post(
+                    "/api/v1/images",
+                    headers={"Authorization": f"Bearer {token}"},
+                    files={"file": ("a.png", encode(sample_rgb(), "PNG"))},
+                )
+                assert upload.status_code == 201
+        # Shutdown flushes spans for at most the export timeout (3 s), then exits;
+        # uvicorn finishes its graceful shutdown, then re-raises the signal it got.
+        assert serve.terminate(timeout=30) in (0, -signal.SIGTERM)
+        assert "Finished server process" in serve.log()
+    finally:
+        serve.stop()
 
 
 def test_a_missing_collector_changes_nothing(tmp_path: Path) -> None:

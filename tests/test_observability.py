@@ -24,22 +24,12 @@ from PIL import Image
 from tests.backends import PixProcess, ProductionBackends, free_port
 from tests.conftest import encode, sample_rgb
 from tests.deploy.dashboards import promql_expressions
-from tests.deploy.vrl import remap_line
+from tests.deploy.vrl import LOG_FIELDS, remap_line
 from tests.otlp import OtlpReceiver, ReceivedSpan
 from tests.prometheus import Prometheus
 
 SEED_QUERY = 'sum(fastapi_requests_total{app_name="PixErase", path!="/metrics"}) by (status_code)'
-SEED_LOG_FIELDS = {
-    "log_level",
-    "log_event",
-    "log_trace_id",
-    "log_span_id",
-    "log_http_method",
-    "log_url",
-    "log_status_code",
-    "log_client_addr",
-    "log_timestamp",
-}
+SEED_LOG_FIELDS = set(LOG_FIELDS)
 PASSWORD = "observability-" + secrets.token_hex(4)
 DB_PASSWORD = "db-" + secrets.token_hex(6)  # trust auth ignores it; it must never be logged
 
@@ -57,18 +47,6 @@ class Run:
 
     def log_lines(self, process: PixProcess) -> list[dict[str, Any]]:
         return [json.loads(line) for line in process.log().splitlines() if line.strip()]
-
-
-def wait_ready(base: str, process: PixProcess) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.process.poll() is None, process.log()
-        time.sleep(0.1)
-    raise AssertionError(process.log())
 
 
 def wait_task(http: httpx.Client, task_id: str) -> dict[str, Any]:
@@ -168,7 +146,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     started = Run(api, worker, prometheus, receiver)
     try:
         base = f"http://127.0.0.1:{api_port}"
-        wait_ready(base, api)
+        api.wait_ready(base)
         make_traffic(started, base, backends)
         # rate() and increase() need two samples of a series: wait for the newest ones.
         prometheus.wait_for("count_over_time(fastapi_exceptions_total[1m]) >= 2")

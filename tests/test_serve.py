@@ -4,9 +4,6 @@ This is the README's curl walk-through, made with httpx against the running proc
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backends import PixProcess, free_port
 from tests.conftest import decode, encode, sample_rgb
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +21,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env |= {"PIX_ERASE_DATA_DIR": str(data_dir), "UVICORN_PORT": str(port)}
-    log = (data_dir / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pix_erase", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    serve = PixProcess(["serve"], env, data_dir / "serve.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise AssertionError((data_dir / "serve.log").read_text())
-            time.sleep(0.1)
+        serve.wait_ready(base)
         yield base, data_dir
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        serve.stop()
 
 
 def test_walkthrough_signup_login_upload_rotate_poll_download(

@@ -93,7 +93,9 @@ async def run_worker(settings: Settings, processes: int) -> None:
     grace = settings.app.shutdown_grace_seconds
     receiver = Receiver(
         broker,
-        max_async_tasks=processes,
+        # Twice the pool: while one task reads or writes S3 and the database, another
+        # can use its process. Held tasks keep their claim, so none is lost.
+        max_async_tasks=2 * processes,
         max_prefetch=0,
         propagate_exceptions=False,
         wait_tasks_timeout=grace,

@@ -254,3 +254,32 @@ async def test_no_orphans_after_the_faults(api: FastAPI) -> None:
         keys_in_db = set((await session.scalars(select(ImageRow.storage_key))).all())
     assert keys_in_db
     assert keys_in_db == set(await services.storage.list_keys("images/"))
+
+
+async def test_a_large_upload_goes_to_s3_in_parts_and_comes_back_whole(
+    user: UserClient, api: FastAPI, fault_settings: Settings
+) -> None:
+    from aiobotocore.session import get_session
+
+    from pix_erase.platform.s3_storage import PART_SIZE
+    from tests.conftest import services_of
+
+    noise = np.random.default_rng(11).integers(0, 255, (1800, 2400, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "PNG", compress_level=0)
+    data = buffer.getvalue()
+    assert len(data) > 1.5 * PART_SIZE  # more than one part
+    image = await user.upload_ok(data, "big.png")
+    assert image["bytes"] == len(data)
+    assert await user.content(image["id"]) == data
+    key = next(k for k in await services_of(api).storage.list_keys("images/") if image["id"] in k)
+    storage = fault_settings.storage
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=storage.endpoint_url,
+        region_name=storage.region,
+        aws_access_key_id=storage.access_key_id,
+        aws_secret_access_key="test-secret",  # moto checks no credentials
+    ) as s3:
+        head = await s3.head_object(Bucket=storage.bucket, Key=key)
+    assert head["ETag"].strip('"').endswith("-2")  # S3's mark of a 2-part upload

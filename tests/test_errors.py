@@ -43,6 +43,7 @@ async def test_openapi_documents_every_route_and_the_error_envelope(
         "/api/v1/images/{image_id}/exif",
         "/api/v1/images/{image_id}/operations",
         "/api/v1/tasks/{task_id}",
+        "/api/v1/watermarks/remove-batch",
         "/health/live",
         "/health/ready",
     ):

@@ -7,16 +7,23 @@ Module map: ``operations`` (step models), ``errors`` (ImageError), ``formats`` (
 and the output-format rule), ``pixels`` (the in-memory pixel convention), ``decoding`` /
 ``encoding`` (codecs), ``transforms`` (rotate, grayscale, resize), ``pipeline``
 (run_steps), ``compare`` (compare_images), ``exif`` (EXIF to JSON and for results),
-``probe`` (inspect_image, probe_encoded, read_exif).
+``probe`` (inspect_image, probe_encoded, read_exif); the erase family: ``masks``,
+``inpaint`` (erase), ``exemplar`` (the ``best`` method), ``watermark`` and
+``text_detector`` (remove_watermark), ``batch_watermark`` (remove_shared_watermark),
+``background`` (remove_background).
 """
 
+from .background import remove_background
+from .batch_watermark import remove_shared_watermark
 from .compare import Comparison, compare_images
 from .encoding import Encoded
 from .errors import ImageError, ImageErrorCode
 from .exif import JSONValue
+from .inpaint import erase
 from .operations import Convert, Grayscale, Resize, Rotate, Step
 from .pipeline import run_steps
 from .probe import ImageInfo, inspect_image, probe_encoded, read_exif
+from .watermark import remove_watermark
 
 __all__ = [
     "Comparison",
@@ -31,8 +38,12 @@ __all__ = [
     "Rotate",
     "Step",
     "compare_images",
+    "erase",
     "inspect_image",
     "probe_encoded",
     "read_exif",
+    "remove_background",
+    "remove_shared_watermark",
+    "remove_watermark",
     "run_steps",
 ]

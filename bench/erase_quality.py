@@ -1,0 +1,294 @@
+"""Erase quality: PixErase's erase / remove_watermark / batch / remove_background against
+ground truth, and against the baseline a user would write (``cv2.inpaint`` on the whole
+image with a perfect mask).
+
+PSNR and SSIM are measured inside the true watermark region (the pixels the mark
+touches), against the clean original; mask IoU and recall compare a mask a method found
+itself with the true one; ms/MP is wall time per megapixel of the image (pixels in,
+pixels out for the inpainting rows; bytes in, bytes out for the others). Background rows
+give the IoU of alpha > 0.5 with the true alpha on synthetic composites, and the mean
+alpha left on the background. The set is built by ``bench.quality_set``.
+
+    uv run python -m bench.erase_quality [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from bench.common import load_average, markdown_table, versions
+from bench.quality_set import (
+    SIZE,
+    Case,
+    batch_sets,
+    blend,
+    composites,
+    logo_cases,
+    photo,
+    text_cases,
+    text_coverage,
+    u2netp_model,
+)
+from pix_erase.processing.background import remove_background
+from pix_erase.processing.batch_watermark import remove_shared_watermark
+from pix_erase.processing.inpaint import Method, inpaint
+from pix_erase.processing.watermark import remove_watermark
+
+U8 = NDArray[np.uint8]
+T = TypeVar("T")
+MAX_PIXELS = 100_000_000
+
+
+@dataclass
+class Scores:
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    iou: list[float] = field(default_factory=list)
+    recall: list[float] = field(default_factory=list)
+    ms_per_mp: list[float] = field(default_factory=list)
+
+    def add(
+        self, out: U8, case: Case, seconds: float, found: NDArray[np.bool_] | None = None
+    ) -> None:
+        self.psnr.append(psnr(out, case.clean, case.truth))
+        self.ssim.append(ssim(out, case.clean, case.truth))
+        megapixels = case.clean.shape[0] * case.clean.shape[1] / 1e6
+        self.ms_per_mp.append(seconds * 1000 / megapixels)
+        if found is not None:
+            self.iou.append(float((found & case.truth).sum() / max(1, (found | case.truth).sum())))
+            self.recall.append(float((found & case.truth).sum() / max(1, case.truth.sum())))
+
+    def row(self, label: str, mask: str) -> list[str]:
+        def mean(values: list[float], digits: int) -> str:
+            return f"{statistics.fmean(values):.{digits}f}" if values else "—"
+
+        return [
+            label,
+            mask,
+            mean(self.psnr, 2),
+            mean(self.ssim, 3),
+            mean(self.iou, 3),
+            mean(self.recall, 3),
+            mean(self.ms_per_mp, 0) if self.ms_per_mp else "—",
+        ]
+
+
+def psnr(a: U8, b: U8, where: NDArray[np.bool_]) -> float:
+    difference = a[where].astype(np.float64) - b[where].astype(np.float64)
+    mse = max(float(np.mean(difference * difference)), 1e-10)
+    return 10 * float(np.log10(255**2 / mse))
+
+
+def ssim(a: U8, b: U8, where: NDArray[np.bool_]) -> float:
+    """SSIM (Gaussian window, sigma 1.5, as scikit-image) averaged over the region."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for channel in range(a.shape[2]):
+        x = a[:, :, channel].astype(np.float64)
+        y = b[:, :, channel].astype(np.float64)
+
+        def blur(v: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.asarray(cv2.GaussianBlur(v, (11, 11), 1.5), dtype=np.float64)
+
+        mx, my = blur(x), blur(y)
+        vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        values.append(float(s[where].mean()))
+    return float(np.mean(values))
+
+
+def png(pixels: U8) -> bytes:
+    ok, buffer = cv2.imencode(".png", pixels)
+    assert ok
+    return bytes(buffer.tobytes())
+
+
+def decode(data: bytes) -> U8:
+    return np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), np.uint8)
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def inpainting_rows(cases: Sequence[Case]) -> list[list[str]]:
+    rows = []
+    untouched, baseline = Scores(), Scores()
+    methods: dict[Method, Scores] = {"telea": Scores(), "ns": Scores(), "best": Scores()}
+    for case in cases:
+        untouched.add(case.marked, case, 0.0)
+        out, seconds = timed(partial(cv2.inpaint, case.marked, case.mask, 3, cv2.INPAINT_TELEA))
+        baseline.add(np.asarray(out, np.uint8), case, seconds)
+        for method, scores in methods.items():
+            result, seconds = timed(partial(inpaint, case.marked, case.mask, method))
+            scores.add(np.asarray(result, np.uint8), case, seconds)
+    rows.append([*untouched.row("watermarked input (no removal)", "—")[:6], "—"])
+    rows.append(baseline.row("baseline: cv2.inpaint Telea, whole image", "perfect"))
+    rows.append(methods["telea"].row("erase telea (padded crops)", "perfect"))
+    rows.append(methods["ns"].row("erase ns (padded crops)", "perfect"))
+    rows.append(methods["best"].row("erase best (exemplar + diffusion)", "perfect"))
+    return rows
+
+
+def auto_rows(cases: Sequence[Case], label: str) -> list[str]:
+    scores = Scores()
+    misses = 0
+    for case in cases:
+        data = png(case.marked)
+        try:
+            (result, mask), seconds = timed(partial(remove_watermark, data, max_pixels=MAX_PIXELS))
+        except Exception:  # no_watermark_found: counts as nothing removed
+            misses += 1
+            scores.add(case.marked, case, 0.0, np.zeros_like(case.truth))
+            continue
+        found = np.asarray(Image.open(io.BytesIO(mask.data))) > 0
+        scores.add(decode(result.data)[:, :, :3], case, seconds, found)
+    suffix = f" ({misses} not found)" if misses else ""
+    return scores.row(label + suffix, "own")
+
+
+def batch_rows(count: int) -> list[list[str]]:
+    rows = []
+    for title, cases in batch_sets(count):
+        scores, baseline = Scores(), Scores()
+        data = [png(case.marked) for case in cases]
+        (results, mask), seconds = timed(
+            partial(remove_shared_watermark, data, max_pixels=MAX_PIXELS)
+        )
+        found = np.asarray(Image.open(io.BytesIO(mask.data))) > 0
+        for case, result in zip(cases, results, strict=True):
+            scores.add(decode(result.data)[:, :, :3], case, seconds / len(cases), found)
+            out, took = timed(partial(cv2.inpaint, case.marked, case.mask, 3, cv2.INPAINT_TELEA))
+            baseline.add(np.asarray(out, np.uint8), case, took)
+        rows.append(scores.row(f"batch of {count}, shared mark, {title}", "own (joint)"))
+        rows.append(baseline.row(f"  baseline: cv2.inpaint per image, {title}", "perfect"))
+    return rows
+
+
+def background_rows() -> list[list[str]]:
+    model = str(u2netp_model())
+    rows = []
+    for method in ("grabcut", "model"):
+        ious, leaks, speeds = [], [], []
+        for _name, image, alpha in composites():
+            data = png(image)
+            result, seconds = timed(
+                partial(
+                    remove_background,
+                    data,
+                    method=method,
+                    rect=None,
+                    hint_mask_png=None,
+                    model_path=model,
+                    output_format="png",
+                    background=None,
+                    max_pixels=MAX_PIXELS,
+                )
+            )
+            found = decode(result.data)[:, :, 3]
+            truth = alpha > 0.5
+            ious.append(float(((found > 127) & truth).sum() / ((found > 127) | truth).sum()))
+            leaks.append(float(found[alpha < 0.01].mean()))
+            speeds.append(seconds * 1000 / (image.shape[0] * image.shape[1] / 1e6))
+        label = (
+            "remove_background grabcut"
+            if method == "grabcut"
+            else "remove_background model (u2netp)"
+        )
+        rows.append(
+            [
+                label,
+                f"{statistics.fmean(ious):.3f}",
+                f"{statistics.fmean(leaks):.1f}",
+                f"{statistics.fmean(speeds):.0f}",
+            ]
+        )
+    return rows
+
+
+def crop_speed_rows() -> list[list[str]]:
+    """One line of text on a 12 MP photo: the whole image vs padded crops."""
+    size = (4000, 3000)
+    clean = photo("astronaut", size)
+    coverage = text_coverage(size, "(c) PixErase 2026", (300, 2500), "dejavu-bold", 160)
+    marked = blend(clean, coverage, (255, 255, 255), 0.7)
+    mask = np.where(coverage > 0, np.uint8(255), np.uint8(0))
+    rows = []
+    runs: dict[str, list[float]] = {"whole": [], "telea": [], "best": []}
+    outs: dict[str, U8] = {}
+    for _ in range(3):
+        out, seconds = timed(lambda: cv2.inpaint(marked, mask, 3, cv2.INPAINT_TELEA))
+        runs["whole"].append(seconds)
+        outs["whole"] = np.asarray(out, np.uint8)
+        result, seconds = timed(lambda: inpaint(marked, mask, "telea"))
+        runs["telea"].append(seconds)
+        outs["telea"] = np.asarray(result, np.uint8)
+    result, seconds = timed(lambda: inpaint(marked, mask, "best"))
+    runs["best"].append(seconds)
+    same = np.array_equal(outs["whole"], outs["telea"])
+    whole = statistics.median(runs["whole"]) * 1000
+    for key, label in (
+        ("whole", "cv2.inpaint Telea, whole image (baseline)"),
+        ("telea", f"erase telea, padded crops (identical pixels: {same})"),
+        ("best", "erase best, padded crops"),
+    ):
+        ms = statistics.median(runs[key]) * 1000
+        rows.append([label, f"{ms:.0f}", f"{whole / ms:.1f}x" if key != "best" else "—"])
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a third of the cases")
+    args = parser.parse_args(argv)
+    texts, logos = text_cases(), logo_cases()
+    if args.quick:
+        texts, logos = texts[::3], logos[::3]
+    began = time.perf_counter()
+    print(f"# Erase quality ({versions()}; {load_average()})\n")
+    print(f"{len(texts)} text and {len(logos)} logo cases, {SIZE[0]}x{SIZE[1]}.\n")
+    headers = [
+        "method",
+        "mask",
+        "PSNR (region)",
+        "SSIM (region)",
+        "mask IoU",
+        "mask recall",
+        "ms/MP",
+    ]
+    rows = inpainting_rows([*texts, *logos])
+    rows.append(auto_rows(texts, "remove_watermark auto, text"))
+    rows.append(auto_rows(logos, "remove_watermark auto, logos (no hint)"))
+    rows += batch_rows(5)
+    rows += batch_rows(2)[2:4]  # opacity 0.6 only
+    print(markdown_table(headers, rows))
+    print()
+    print(
+        markdown_table(
+            ["background", "alpha IoU", "alpha left on background (0-255)", "ms/MP"],
+            background_rows(),
+        )
+    )
+    print()
+    print(
+        markdown_table(["12 MP photo, one line of text", "ms", "vs whole image"], crop_speed_rows())
+    )
+    print(f"\n(total {time.perf_counter() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Automatic watermark removal: find text and overlay marks with no mask from the user.
+
+Detection runs rapidocr's text detector (``text_detector``) on a copy of the image whose
+longer side is at most ``DETECT_MAX_SIDE``; its line boxes are mapped back to full
+resolution. A box covers a whole line, so a classical step then keeps only the strokes:
+inside each box (grown along the line, to catch a leading "©"), a morphological top-hat
+(bright marks) and black-hat (dark marks) with a structuring element larger than the
+strokes measure how much each pixel stands out from its surroundings; Otsu's threshold
+splits strokes from background, the polarity that separates better wins (both when both
+do, for outlined text), and a 1-pixel dilation covers anti-aliased edges and JPEG halos.
+
+``hint_rects`` narrow the search to those rectangles (detection runs on each of them, at
+a finer scale), and a rectangle where no text is found is segmented as a whole with the
+same classical step, which is how a semi-transparent logo is found. Without hints, marks
+that are not text are not found: the user can draw them and call ``erase``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from .encoding import Encoded
+from .erase_errors import erase_error
+from .erase_support import (
+    Progress,
+    encode_like_source,
+    encode_mask,
+    open_and_decode,
+    scaled,
+    visible_bgr,
+)
+from .inpaint import Method, inpaint
+from .masks import Mask, Rect
+from .phases import phase
+from .pixels import Pixels
+from .text_detector import Quad, detect_text
+
+DETECT_MAX_SIDE: Final = 1280
+# "best" costs ~50-100 µs per masked pixel, telea ~1: above this many masked pixels the
+# automatic removal uses telea so that a big watermark on a big photo stays interactive.
+BEST_BUDGET: Final = 60_000
+
+_GROW: Final = 1.0  # box growth along the line, in box heights, on each end
+_KERNEL: Final = 0.2  # structuring element, as a fraction of the box height
+_REFINE_SIDE: Final = 48  # boxes taller than this are refined on a reduced copy
+_BOTH_POLARITIES: Final = 0.95  # the other polarity is kept too above this share of the best
+_STRONG: Final = 0.5
+_MAX_SHARE: Final = 0.45
+_MIN_SIDE: Final = 4.0
+
+
+def detect_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) -> Mask:
+    """A mask (255 = watermark) of the text and overlay marks found in ``pixels``."""
+    bgr = visible_bgr(pixels)
+    height, width = bgr.shape[:2]
+    mask = np.zeros((height, width), dtype=np.uint8)
+    regions = _regions(width, height, hint_rects)
+    for x0, y0, x1, y1 in regions:
+        area = bgr[y0:y1, x0:x1]
+        scale = min(1.0, DETECT_MAX_SIDE / max(x1 - x0, y1 - y0))
+        small = area if scale >= 1.0 else scaled(area, scale)
+        origin = np.array((x0, y0), dtype=np.float32)
+        quads = [quad / np.float32(scale) + origin for quad in detect_text(small)]
+        for quad in quads:
+            _add_strokes(mask, bgr, quad, _GROW, (x0, y0, x1, y1))
+        if hint_rects and not mask[y0:y1, x0:x1].any():
+            corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
+            _add_strokes(mask, bgr, corners, 0.0, (x0, y0, x1, y1))
+    return mask
+
+
+def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
+    """The classical stroke segmentation alone, over each whole rectangle (no detector):
+    what stands out from its surroundings inside each of ``rects``."""
+    bgr = visible_bgr(pixels)
+    height, width = bgr.shape[:2]
+    mask = np.zeros((height, width), dtype=np.uint8)
+    for x0, y0, x1, y1 in _regions(width, height, rects):
+        corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
+        _add_strokes(mask, bgr, corners, 0.0, (x0, y0, x1, y1))
+    return mask
+
+
+def remove_watermark(
+    data: bytes,
+    *,
+    hint_rects: Sequence[Rect] | None = None,
+    max_pixels: int,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[Encoded, Encoded]:
+    """Find the watermark, inpaint it, and return (result, mask PNG "L" 0/255).
+
+    The result is encoded like the source (as ``erase``). The inpainting method is
+    ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+
+    Raises ImageError no_watermark_found, and the decoding errors.
+    """
+    report = Progress(progress)
+    source, pixels = open_and_decode(data, max_pixels)
+    report(0.1)
+    with phase("detect"):
+        mask = detect_watermark(pixels, hint_rects=hint_rects)
+    marked = int(cv2.countNonZero(mask))
+    if marked == 0:
+        raise erase_error(
+            "no_watermark_found",
+            "No text or watermark was found in the image. Mark it yourself and use erase.",
+        )
+    report(0.4)
+    method: Method = "best" if marked <= BEST_BUDGET else "telea"
+    with phase("inpaint"):
+        pixels = inpaint(pixels, mask, method, progress=report.span(0.4, 0.9), in_place=True)
+    result = encode_like_source(source, pixels)
+    mask_png = encode_mask(mask)
+    report.finish()
+    return result, mask_png
+
+
+def _regions(
+    width: int, height: int, hint_rects: Sequence[Rect] | None
+) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) areas to search: the hint rectangles (clipped) or the image."""
+    if not hint_rects:
+        return [(0, 0, width, height)]
+    regions = []
+    for x, y, w, h in hint_rects:
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(width, x + w), min(height, y + h)
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            regions.append((x0, y0, x1, y1))
+    return regions
+
+
+def _add_strokes(
+    mask: Mask, bgr: Pixels, quad: Quad, grow: float, limit: tuple[int, int, int, int]
+) -> None:
+    """OR into ``mask`` the strokes inside ``quad`` (grown along its long side)."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(quad.astype(np.float32))
+    short = min(w, h)
+    if short < _MIN_SIDE:
+        return
+    if w >= h:
+        w += 2 * grow * h
+    else:
+        h += 2 * grow * w
+    corners = cv2.boxPoints(((cx, cy), (w, h), angle))
+    lx0, ly0, lx1, ly1 = limit
+    x, y, bw, bh = cv2.boundingRect(np.round(corners).astype(np.int32))
+    x0, y0 = max(lx0, x), max(ly0, y)
+    x1, y1 = min(lx1, x + bw), min(ly1, y + bh)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    crop = bgr[y0:y1, x0:x1]
+    scale = min(1.0, _REFINE_SIDE / short)
+    if scale < 1.0:
+        crop = scaled(crop, scale)
+    region = np.zeros(crop.shape[:2], dtype=np.uint8)
+    local = (np.asarray(corners, dtype=np.float32) - np.array((x0, y0), dtype=np.float32)) * scale
+    cv2.fillPoly(region, [np.round(local).astype(np.int32)], 255)
+    strokes = _strokes(crop, region > 0, short * scale)
+    if scale < 1.0:
+        up = cv2.resize(strokes, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        strokes = np.where(np.asarray(up) >= 128, np.uint8(255), np.uint8(0))
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    grown = np.asarray(cv2.dilate(strokes, element), dtype=np.uint8)
+    target = mask[y0:y1, x0:x1]
+    np.bitwise_or(target, grown, out=target)
+
+
+def _strokes(crop: Pixels, region: NDArray[np.bool_], short: float) -> Mask:
+    """The pixels of ``region`` that stand out from their surroundings (255)."""
+    size = max(3, int(short * _KERNEL)) | 1
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    candidates: list[tuple[float, NDArray[np.bool_]]] = []
+    for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
+        response = cv2.morphologyEx(crop, operation, element)
+        contrast = np.asarray(response.max(axis=2) if response.ndim == 3 else response)
+        score, marked = _split(contrast, region)
+        # Strokes cover less of their box than the background does; a "mark" covering
+        # most of the box is the background between large letters, the wrong polarity.
+        if marked.sum() > _MAX_SHARE * region.sum():
+            score *= 0.25
+        # A mark has one colour: background detail picked up instead varies more.
+        if marked.sum() >= 8:
+            spread = float(crop[marked].reshape(int(marked.sum()), -1).std(axis=0).mean())
+            score /= 1.0 + spread / max(1.0, float(contrast[marked].mean()))
+        candidates.append((score, marked))
+    candidates.sort(key=lambda item: -item[0])
+    (best, chosen), (other, second) = candidates
+    if best <= 0:
+        return np.zeros(region.shape, dtype=np.uint8)
+    if other >= _BOTH_POLARITIES * best:
+        chosen = chosen | second
+    return np.where(chosen, np.uint8(255), np.uint8(0))
+
+
+def _split(
+    contrast: NDArray[np.uint8], region: NDArray[np.bool_]
+) -> tuple[float, NDArray[np.bool_]]:
+    """Otsu's split of the contrast inside ``region``: (how well it separates, the mask)."""
+    values = contrast[region]
+    if values.size < 4:
+        return 0.0, np.zeros(region.shape, dtype=bool)
+    threshold, _ = cv2.threshold(
+        np.ascontiguousarray(values.reshape(-1, 1)), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU
+    )
+    high = values > threshold
+    count = int(high.sum())
+    if count == 0 or count == values.size:
+        return 0.0, np.zeros(region.shape, dtype=bool)
+    gap = float(values[high].mean()) - float(values[~high].mean())
+    share = count / values.size
+    # Between-class spread (Otsu's criterion, square-rooted): a gap seen on many pixels.
+    score = gap * float(np.sqrt(share * (1 - share)))
+    # Hysteresis: keep the parts above Otsu's threshold that reach the strongest
+    # contrast (strokes), not background detail that only just passes it.
+    strong = max(float(threshold), _STRONG * float(np.percentile(values, 99)))
+    weak = ((contrast > threshold) & region).astype(np.uint8)
+    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[np.unique(labels[(contrast > strong) & region])] = True
+    keep[0] = False
+    return score, np.asarray(keep[labels], dtype=bool)

@@ -1,0 +1,129 @@
+"""remove_shared_watermark: one watermark learned from several images and removed from
+each, by un-blending where it is semi-transparent and inpainting where it is opaque."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pix_erase.processing.batch_watermark import remove_shared_watermark
+from pix_erase.processing.errors import ImageError
+
+from .erase_samples import (
+    U8,
+    blend,
+    code,
+    decoded,
+    jpeg,
+    mask_of,
+    photo,
+    png,
+    psnr,
+    recall,
+    ring_alpha,
+    text_alpha,
+)
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
+SIZE = (320, 240)
+
+
+def shared_mark(size: tuple[int, int] = SIZE) -> np.ndarray:
+    """Coverage of a text + ring logo placed relative to the image size."""
+    scale = size[0] / 320
+    text = text_alpha(size, "(c) PixErase", (int(60 * scale), int(140 * scale)), int(34 * scale))
+    ring = ring_alpha(
+        size,
+        (int(20 * scale), int(20 * scale), int(80 * scale), int(80 * scale)),
+        max(2, int(7 * scale)),
+    )
+    return np.maximum(text, ring)
+
+
+def marked_set(
+    opacity: float, names: tuple[str, ...] = PHOTOS
+) -> tuple[list[U8], list[U8], np.ndarray]:
+    coverage = shared_mark()
+    clean = [photo(name, SIZE) for name in names]
+    return clean, [blend(image, coverage, (255, 255, 255), opacity) for image in clean], coverage
+
+
+def test_a_semi_transparent_mark_is_learned_and_unblended() -> None:
+    clean, marked, coverage = marked_set(0.5)
+    truth = coverage > 0
+    fractions: list[float] = []
+    results, mask = remove_shared_watermark(
+        [png(image) for image in marked], max_pixels=10**8, progress=fractions.append
+    )
+    assert len(results) == len(marked)
+    assert (mask.format, mask.width, mask.height) == ("png", 320, 240)
+    assert recall(mask_of(mask.data), truth) >= 0.8
+    gains, margins = [], []
+    for original, watermarked, result in zip(clean, marked, results, strict=True):
+        assert result.format == "png"
+        assert (result.width, result.height) == SIZE
+        out = decoded(result.data, cv2.IMREAD_COLOR)
+        restored = psnr(out, original, truth)
+        gains.append(restored - psnr(watermarked, original, truth))
+        # The baseline a user would write: inpaint with a perfect mask.
+        hole = truth.astype(np.uint8) * np.uint8(255)
+        inpainted = np.asarray(cv2.inpaint(watermarked, hole, 3, cv2.INPAINT_TELEA), np.uint8)
+        margins.append(restored - psnr(inpainted, original, truth))
+    assert min(gains) > 8  # every image, in input order, is much closer to its original
+    assert float(np.mean(margins)) > 0  # un-blending beats even perfect-mask inpainting
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+
+
+def test_an_opaque_mark_is_inpainted() -> None:
+    clean, marked, coverage = marked_set(1.0, PHOTOS[:4])
+    truth = coverage > 0
+    results, mask = remove_shared_watermark([jpeg(image) for image in marked], max_pixels=10**8)
+    assert recall(mask_of(mask.data), truth) >= 0.8
+    for original, watermarked, result in zip(clean, marked, results, strict=True):
+        assert result.format == "jpeg"
+        out = decoded(result.data, cv2.IMREAD_COLOR)
+        assert psnr(out, original, truth) > psnr(watermarked, original, truth) + 8
+
+
+def test_images_of_different_sizes_share_a_mark_by_relative_position() -> None:
+    names = PHOTOS[:4]
+    clean, marked = [], []
+    for index, name in enumerate(names):
+        size = SIZE if index % 2 == 0 else (640, 480)
+        image = photo(name, size)
+        clean.append(image)
+        marked.append(blend(image, shared_mark(size), (255, 255, 255), 0.6))
+    results, mask = remove_shared_watermark([png(image) for image in marked], max_pixels=10**8)
+    assert (mask.width, mask.height) == SIZE  # the first image's size
+    for original, watermarked, result in zip(clean, marked, results, strict=True):
+        height, width = original.shape[:2]
+        assert (result.width, result.height) == (width, height)
+        truth = shared_mark((width, height)) > 0
+        out = decoded(result.data, cv2.IMREAD_COLOR)
+        # (alpha is estimated at the first image's scale, so larger ones restore less
+        # precisely at the edges of the mark)
+        assert psnr(out, original, truth) > psnr(watermarked, original, truth) + 4
+
+
+def test_two_images_are_enough_for_text() -> None:
+    clean, marked, _ = marked_set(0.6, PHOTOS[:2])
+    results, _ = remove_shared_watermark([png(image) for image in marked], max_pixels=10**8)
+    text = text_alpha(SIZE, "(c) PixErase", (60, 140), 34) > 0
+    for original, watermarked, result in zip(clean, marked, results, strict=True):
+        out = decoded(result.data, cv2.IMREAD_COLOR)
+        assert psnr(out, original, text) > psnr(watermarked, original, text) + 4
+
+
+def test_unmarked_images_share_nothing() -> None:
+    images = [png(photo(name, SIZE)) for name in PHOTOS[:3]]
+    with pytest.raises(ImageError) as error:
+        remove_shared_watermark(images, max_pixels=10**8)
+    assert code(error) == "images_too_different"
+
+
+def test_one_image_is_not_a_batch() -> None:
+    with pytest.raises(ImageError) as error:
+        remove_shared_watermark([png(photo())], max_pixels=10**8)
+    assert code(error) == "images_too_different"

@@ -223,14 +223,32 @@ def test_log_lines_carry_the_same_trace_id(run: Run) -> None:
 
 
 def test_exemplars_are_the_trace_ids_of_the_requests(run: Run) -> None:
-    trace_id = operation_trace(run)
+    # prometheus_client keeps the latest exemplar per bucket, so a scrape sees one request
+    # of each burst: every exemplar must be the trace of a real request of that route.
+    def traces(process: PixProcess, url_part: str = "") -> set[str]:
+        return {
+            line["trace_id"]
+            for line in run.log_lines(process)
+            if "trace_id" in line and url_part in line.get("url", "")
+        }
+
     exemplars = run.prometheus.exemplars("fastapi_request_duration_seconds_bucket")
     seen = {e["labels"]["trace_id"] for series in exemplars for e in series["exemplars"]}
-    assert trace_id in seen
+    assert seen
+    assert seen <= traces(run.api)
     assert all(re.fullmatch(r"[0-9a-f]{32}", t) and set(t) != {"0"} for t in seen)
+    operations = {
+        e["labels"]["trace_id"]
+        for series in exemplars
+        if series["seriesLabels"].get("path") == "/api/v1/images/{image_id}/operations"
+        for e in series["exemplars"]
+    }
+    assert operations
+    assert operations <= traces(run.api, "/operations")
     task_exemplars = run.prometheus.exemplars("taskiq_tasks_duration_seconds_bucket")
     task_traces = {e["labels"]["trace_id"] for s in task_exemplars for e in s["exemplars"]}
-    assert trace_id in task_traces
+    assert task_traces
+    assert task_traces <= traces(run.worker) & traces(run.api, "/operations")
 
 
 def test_the_seed_query_returns_series_by_status_code(run: Run) -> None:

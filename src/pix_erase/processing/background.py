@@ -29,8 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .encoding import Encoded
-from .erase_errors import erase_error
 from .erase_support import Progress, encode_like_source, open_and_decode, scaled, visible_bgr
+from .errors import ImageError
 from .masks import read_mask_image
 from .phases import phase
 from .pixels import (
@@ -83,7 +83,7 @@ def remove_background(
     """
     fmt: BackgroundFormat = output_format or "png"
     if fmt == "jpeg" and background is None:
-        raise erase_error(
+        raise ImageError(
             "background_required",
             "JPEG cannot store transparency; give a background colour such as #ffffff, "
             "or ask for PNG or WebP.",
@@ -195,7 +195,7 @@ _sessions_lock = threading.Lock()
 def _session(model_path: str | None) -> Any:
     """The cached onnxruntime session for ``model_path`` (per process, path and mtime)."""
     if not model_path:
-        raise erase_error(
+        raise ImageError(
             "model_not_configured",
             "No background model is configured on this server; the operator must set "
             "PIX_ERASE_BG_MODEL_PATH to an ONNX segmentation model (u2net / isnet), or "
@@ -204,7 +204,7 @@ def _session(model_path: str | None) -> Any:
     try:
         mtime = os.stat(model_path).st_mtime
     except OSError as exc:
-        raise erase_error(
+        raise ImageError(
             "model_unavailable", "The configured background model file cannot be read."
         ) from exc
     key = (model_path, mtime)
@@ -232,14 +232,14 @@ def _load(model_path: str) -> Any:
             model_path, sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # onnxruntime raises its own types for unusable files
-        raise erase_error(
+        raise ImageError(
             "model_unavailable",
             "The configured background model is not a usable ONNX model.",
         ) from exc
     inputs = session.get_inputs()
     shape = inputs[0].shape if len(inputs) == 1 else []
     if len(shape) != 4:
-        raise erase_error(
+        raise ImageError(
             "model_unavailable",
             "The configured background model does not take one NCHW image input.",
         )
@@ -262,7 +262,7 @@ def model_matte(pixels: Pixels, session: Any) -> Pixels:
     try:
         outputs = session.run(None, {session.get_inputs()[0].name: tensor})
     except Exception as exc:
-        raise erase_error(
+        raise ImageError(
             "model_unavailable", "The configured background model failed to run."
         ) from exc
     prediction = np.asarray(outputs[0], dtype=np.float32).reshape(-1, *outputs[0].shape[-2:])[0]

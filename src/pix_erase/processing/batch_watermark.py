@@ -43,8 +43,8 @@ from numpy.typing import NDArray
 
 from .decoding import Source, decode, open_source
 from .encoding import Encoded
-from .erase_errors import erase_error
 from .erase_support import Progress, encode_like_source, encode_mask, visible_bgr
+from .errors import ImageError
 from .masks import Mask
 from .phases import phase
 from .pixels import Pixels, as_pixels, channels, colour_for, is_gray
@@ -113,7 +113,7 @@ def remove_shared_watermark(
     found), and the decoding errors of any image.
     """
     if len(images) < 2:
-        raise erase_error("images_too_different", "A shared watermark needs at least two images.")
+        raise ImageError("images_too_different", "A shared watermark needs at least two images.")
     report = Progress(progress)
     sources = [open_source(data, max_pixels=max_pixels) for data in images]
     with phase("detect"):
@@ -163,7 +163,7 @@ def _candidate(sources: Sequence[Source], progress: Callable[[float], None]) -> 
     reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     candidate = np.asarray(cv2.dilate(core, reach), dtype=np.uint8)
     if not candidate.any():
-        raise erase_error(
+        raise ImageError(
             "images_too_different",
             "No watermark shared by these images was found; they may carry it at different "
             "places, or not at all.",
@@ -274,7 +274,7 @@ def _estimate(
     alpha[missed & ~covered] = 1.0
     alpha = _keep_shared(alpha, _spread(stack))
     if not (alpha > ALPHA_MIN).any():
-        raise erase_error(
+        raise ImageError(
             "images_too_different",
             "No watermark shared by these images was found; they may carry it at different "
             "places, or not at all.",

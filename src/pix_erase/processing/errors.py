@@ -16,7 +16,7 @@ ImageErrorCode = Literal[
     "too_many_frames",  # more frames than the limit
     "result_too_large",  # the planned result of the steps is larger than the limit
     "heic_unavailable",  # HEIC asked for but pillow-heif (or its encoder) is missing
-    # The erase family (see erase_errors.py):
+    # The erase family:
     "mask_size_mismatch",  # the mask image is not the size of the source image
     "empty_mask",  # the mask (PNG, rects or strokes) marks no pixel
     "no_watermark_found",  # remove_watermark found nothing to remove

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .decoding import decode, open_source
-from .erase_errors import erase_error
+from .errors import ImageError
 from .pixels import Pixels, channels, has_translucency, size_of
 
 Mask = NDArray[np.uint8]
@@ -87,7 +87,7 @@ def read_mask_image(data: bytes, size: tuple[int, int]) -> Pixels:
     """Decode a mask or hint image, refusing (before decoding) one not of ``size``."""
     source = open_source(data, max_pixels=_NO_LIMIT)
     if source.size != size:
-        raise erase_error(
+        raise ImageError(
             "mask_size_mismatch",
             f"The mask is {source.size[0]}x{source.size[1]} pixels; the image is "
             f"{size[0]}x{size[1]}. Draw the mask at the image's size.",
@@ -98,7 +98,7 @@ def read_mask_image(data: bytes, size: tuple[int, int]) -> Pixels:
 def require_marked(mask: Mask) -> None:
     """Raise empty_mask when no pixel is marked."""
     if not mask.any():
-        raise erase_error(
+        raise ImageError(
             "empty_mask", "The mask marks no pixel; paint or select the area to erase."
         )
 

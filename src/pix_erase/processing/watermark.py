@@ -25,7 +25,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .encoding import Encoded
-from .erase_errors import erase_error
 from .erase_support import (
     Progress,
     encode_like_source,
@@ -34,6 +33,7 @@ from .erase_support import (
     scaled,
     visible_bgr,
 )
+from .errors import ImageError
 from .inpaint import Method, inpaint
 from .masks import Mask, Rect
 from .phases import phase
@@ -107,7 +107,7 @@ def remove_watermark(
         mask = detect_watermark(pixels, hint_rects=hint_rects)
     marked = int(cv2.countNonZero(mask))
     if marked == 0:
-        raise erase_error(
+        raise ImageError(
             "no_watermark_found",
             "No text or watermark was found in the image. Mark it yourself and use erase.",
         )

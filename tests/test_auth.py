@@ -5,7 +5,7 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
-from pix_erase.dependencies import SESSION_COOKIE
+from pix_erase.users.auth import SESSION_COOKIE
 from tests.conftest import make_client, signup_and_login
 
 

@@ -12,7 +12,7 @@ from taskiq import AsyncBroker
 
 from pix_erase.platform.broker import create_broker
 from pix_erase.platform.db import SessionMaker, create_engine, create_sessionmaker
-from pix_erase.platform.observability.tasks import ObservabilityMiddleware
+from pix_erase.platform.observability.taskiq_middleware import ObservabilityMiddleware
 from pix_erase.platform.observability.tracing import instrument_engine
 from pix_erase.platform.pool import ProcessPool
 from pix_erase.platform.storage import LocalStorage, Storage

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pix_erase.platform.faults import BACKEND_DOWN
+from pix_erase.platform.observability.http import EXCEPTION_SCOPE_KEY
 
 log = structlog.get_logger(__name__)
 
@@ -108,9 +109,6 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     if "union_tag_invalid" in types:
         return error_response(422, "unknown_operation", "Unknown operation type.", details)
     return error_response(422, "validation_error", "The request is not valid.", details)
-
-
-EXCEPTION_SCOPE_KEY = "pix_erase.exception_type"
 
 
 def _note_exception(request: Request, exc: Exception) -> None:

@@ -15,8 +15,9 @@ from prometheus_client import start_http_server
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.receiver import Receiver
 
+import pix_erase.models  # noqa: F401  (every table, so foreign keys resolve)
 from pix_erase.container import Services, build_services
-from pix_erase.images.tasks import HANDLERS
+from pix_erase.images.operations import TASK_HANDLERS
 from pix_erase.platform.broker import RUN_TASK, enqueue_task
 from pix_erase.platform.db import transaction
 from pix_erase.platform.faults import UNAVAILABLE
@@ -38,7 +39,7 @@ async def run_task(
 ) -> str | None:
     """Run one task; returns its outcome ("succeeded", "failed"), None when skipped."""
     try:
-        return await TaskRunner(services, HANDLERS).run(uuid.UUID(task_id))
+        return await TaskRunner(services, TASK_HANDLERS).run(uuid.UUID(task_id))
     except UNAVAILABLE as exc:
         # A backend is down: put the task back (after a pause) instead of failing it.
         retries = int(context.message.labels.get("X-Taskiq-requeue", 0))

@@ -429,7 +429,7 @@ def test_grayscale_of_a_colour_jpeg_decodes_only_the_luma_and_matches_cvtcolor()
     import numpy as np
 
     from pix_erase.processing import run_steps
-    from pix_erase.processing.operations import Grayscale
+    from pix_erase.processing.steps import Grayscale
 
     rng = np.random.default_rng(3)
     colour = cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (7, 7), 0)

@@ -7,16 +7,13 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
-from pix_erase.dependencies import CurrentUser, ServicesDep, UoW
+from pix_erase.dependencies import ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, AppError, ErrorBody
-from pix_erase.images.schemas import (
-    BatchWatermarkRequest,
-    ImageOut,
-    OperationRequest,
-    TaskAccepted,
-)
+from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
+from pix_erase.images.schemas import ImageOut, OperationRequest, TaskAccepted
 from pix_erase.images.service import ImageService
 from pix_erase.pagination import Page, PageQuery
+from pix_erase.users.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"], responses=ERROR_RESPONSES)
 watermarks_router = APIRouter(
@@ -153,5 +150,5 @@ async def remove_watermark_batch(
 
     The task's `result.items` has one entry per image, `result.mask_image_id` the mask.
     """
-    task = await images.submit_batch(user, body.image_ids)
+    task = await images.submit_batch(user, body)
     return TaskAccepted(task_id=task.id)

@@ -10,30 +10,24 @@ from typing import Any, BinaryIO
 import structlog
 
 from pix_erase.container import Services
-from pix_erase.dependencies import UnitOfWork
 from pix_erase.errors import AppError, NotFound
+from pix_erase.images.keys import image_key
 from pix_erase.images.models import Image
+from pix_erase.images.operations import CheckContext, OperationSpec, spec_for, spec_of
+from pix_erase.images.operations.pipeline import KIND as PIPELINE
+from pix_erase.images.operations.pipeline import pipeline_params
+from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
 from pix_erase.images.repository import ImageRepository
-from pix_erase.images.schemas import (
-    Compare,
-    Erase,
-    OperationRequest,
-    RemoveBackground,
-    SingleOperation,
-)
-from pix_erase.platform.broker import enqueue_task
-from pix_erase.processing import ImageError, ImageInfo, inspect_image, read_exif
-from pix_erase.tasks.models import Task, TaskStatus
-from pix_erase.tasks.repository import TaskRepository
-from pix_erase.users.models import User
+from pix_erase.images.schemas import OperationRequest
+from pix_erase.platform.db import UnitOfWork
+from pix_erase.processing import ImageError, ImageInfo, PixelStep, inspect_image, read_exif
+from pix_erase.tasks.models import Task
+from pix_erase.tasks.service import TaskService
+from pix_erase.users.auth import User
 
 CHUNK = 1024 * 1024
 log = structlog.get_logger(__name__)
 _TOO_LARGE = {"too_many_pixels", "too_many_frames"}
-
-
-def image_key(owner_id: uuid.UUID, image_id: uuid.UUID) -> str:
-    return f"images/{owner_id}/{image_id}"
 
 
 def image_error(exc: ImageError) -> AppError:
@@ -133,72 +127,27 @@ class ImageService:
 
     async def submit(self, owner: User, image: Image, request: OperationRequest) -> Task:
         operation = request.operation
-        kind: str
-        if isinstance(operation, SingleOperation):
-            await self._check_references(owner, image, operation)
-            kind, params = operation.type, operation.model_dump(mode="json")
+        if isinstance(operation, PixelStep):
+            steps = [operation]
+        elif operation is not None:
+            return await self._checked(owner, image, spec_of(operation), operation)
         else:
-            steps = request.steps if request.steps is not None else [operation]
-            kind = "pipeline"
-            params = {"steps": [step.model_dump(mode="json") for step in steps if step]}
-        return await self._queue(
-            Task(owner_id=owner.id, image_id=image.id, kind=kind, params=params)
-        )
+            assert request.steps is not None  # the request's validator saw to it
+            steps = request.steps
+        return await self._queue(owner, image, PIPELINE, pipeline_params(steps))
 
-    async def submit_batch(self, owner: User, image_ids: Sequence[uuid.UUID]) -> Task:
-        for image_id in image_ids:
-            await self.get_owned(owner, image_id)
-        params = {"image_ids": [str(image_id) for image_id in image_ids]}
-        return await self._queue(
-            Task(owner_id=owner.id, image_id=image_ids[0], kind="watermark_batch", params=params)
-        )
+    async def submit_batch(self, owner: User, request: BatchWatermarkRequest) -> Task:
+        first = await self.get_owned(owner, request.image_ids[0])
+        return await self._checked(owner, first, spec_for("watermark_batch"), request)
 
-    async def _check_references(
-        self, owner: User, image: Image, operation: SingleOperation
-    ) -> None:
-        """Refuse now what the task could only fail on later: foreign ids, wrong sizes."""
-        if isinstance(operation, Compare):
-            await self.get_owned(owner, operation.other_image_id)
-        elif isinstance(operation, Erase) and operation.mask_image_id is not None:
-            await self._same_size_mask(owner, image, operation.mask_image_id)
-        elif isinstance(operation, RemoveBackground):
-            if operation.hint_mask_image_id is not None:
-                await self._same_size_mask(owner, image, operation.hint_mask_image_id)
-            if operation.method == "model" and not self.services.settings.app.bg_model_path:
-                raise AppError(
-                    "model_not_configured",
-                    "No background model is configured on this server "
-                    "(PIX_ERASE_BG_MODEL_PATH); use method grabcut.",
-                    422,
-                )
+    async def _checked(
+        self, owner: User, image: Image, spec: OperationSpec[Any], params: Any
+    ) -> Task:
+        """Refuse now what the task could only fail on later (foreign ids, wrong sizes),
+        then queue it."""
+        if spec.check is not None:
+            await spec.check(CheckContext(self.services, self.images, owner.id, image), params)
+        return await self._queue(owner, image, spec.kind, params.model_dump(mode="json"))
 
-    async def _same_size_mask(self, owner: User, image: Image, mask_id: uuid.UUID) -> None:
-        mask = await self.get_owned(owner, mask_id)
-        if (mask.width, mask.height) != (image.width, image.height):
-            raise AppError(
-                "mask_size_mismatch",
-                f"The mask is {mask.width}x{mask.height}; "
-                f"the image is {image.width}x{image.height}.",
-                422,
-            )
-
-    async def _queue(self, task: Task) -> Task:
-        task = await TaskRepository(self.uow.session).add(task)
-        task_id = task.id
-        self.uow.after_commit(lambda: self._enqueue(task_id))
-        return task
-
-    async def _enqueue(self, task_id: uuid.UUID) -> None:
-        try:
-            await enqueue_task(self.services.broker, task_id)
-        except Exception as exc:
-            async with self.services.sessionmaker() as session:
-                task = await TaskRepository(session).get(task_id)
-                if task is not None:
-                    task.status = TaskStatus.failed
-                    task.error_code = "broker_unavailable"
-                    task.error_message = "The task could not be queued."
-                    await session.commit()
-            raise AppError(
-                "broker_unavailable", "The task queue is unavailable; try again shortly.", 503
-            ) from exc
+    async def _queue(self, owner: User, image: Image, kind: str, params: dict[str, Any]) -> Task:
+        return await TaskService(self.uow, self.services).queue(owner.id, image.id, kind, params)

@@ -5,11 +5,12 @@ Repositories flush, never commit: the request or task wrapper owns the transacti
 """
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -103,3 +106,40 @@ async def transaction(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]
         except BaseException:
             await session.rollback()
             raise
+
+
+Callback = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    """A request's session plus what must happen once it commits, or if it does not."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._after_commit: list[Callback] = []
+        self._on_rollback: list[Callback] = []
+
+    def after_commit(self, callback: Callback) -> None:
+        """Run `callback` once the transaction has committed (e.g. enqueue a task)."""
+        self._after_commit.append(callback)
+
+    def on_rollback(self, callback: Callback) -> None:
+        """Undo a side effect outside the database (e.g. a stored object) if it rolls back."""
+        self._on_rollback.append(callback)
+
+    async def commit(self) -> None:
+        try:
+            await self.session.commit()
+        except BaseException:
+            await self.rollback()
+            raise
+        for callback in self._after_commit:
+            await callback()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        for callback in reversed(self._on_rollback):
+            try:
+                await callback()
+            except Exception:
+                log.exception("rollback_compensation_failed")

@@ -20,11 +20,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from pix_erase.platform.observability.tracing import record_phases
 from pix_erase.processing.phases import Phase, collect
+from pix_erase.processing.progress import ProgressCallback
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-ProgressCallback = Callable[[float], None]
 
 ProgressItem = tuple[int, float] | None  # None tells the reader thread to stop
 

@@ -133,16 +133,6 @@ class S3Storage:
         s3 = await self._s3()
         await s3.delete_object(Bucket=self.bucket, Key=key)
 
-    async def exists(self, key: str) -> bool:
-        s3 = await self._s3()
-        try:
-            await s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _missing(exc):
-                return False
-            raise
-        return True
-
     async def list_keys(self, prefix: str) -> list[str]:
         s3 = await self._s3()
         keys: list[str] = []

@@ -27,8 +27,6 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
 
-    async def exists(self, key: str) -> bool: ...
-
     async def list_keys(self, prefix: str) -> list[str]:
         """Every key that starts with `prefix` (for audits and orphan sweeps)."""
 
@@ -86,9 +84,6 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
-
-    async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._path(key).is_file)
 
     async def list_keys(self, prefix: str) -> list[str]:
         def scan() -> list[str]:

@@ -3,14 +3,14 @@
 Nothing here knows about HTTP, databases or queues. Functions run inside the worker's
 process pool, so everything they take, return or raise pickles.
 
-Module map: ``operations`` (step models), ``errors`` (ImageError), ``formats`` (sniffing
-and the output-format rule), ``pixels`` (the in-memory pixel convention), ``decoding`` /
-``encoding`` (codecs), ``transforms`` (rotate, grayscale, resize), ``pipeline``
-(run_steps), ``compare`` (compare_images), ``exif`` (EXIF to JSON and for results),
-``probe`` (inspect_image, probe_encoded, read_exif); the erase family: ``masks``,
-``inpaint`` (erase), ``exemplar`` (the ``best`` method), ``watermark`` and
-``text_detector`` (remove_watermark), ``batch_watermark`` (remove_shared_watermark),
-``background`` (remove_background).
+Module map: ``steps`` (the pipeline steps, one module each), ``errors`` (ImageError),
+``formats`` (sniffing and the output-format rule), ``pixels`` (the in-memory pixel
+convention), ``decoding`` / ``encoding`` (codecs), ``transforms`` (rotate, grayscale,
+resize), ``pipeline`` (run_steps), ``progress``, ``compare`` (compare_images), ``exif``
+(EXIF to JSON and for results), ``probe`` (inspect_image, probe_encoded, read_exif); the
+erase family: ``masks``, ``inpaint`` (erase), ``exemplar`` (the ``best`` method),
+``watermark`` and ``text_detector`` (remove_watermark), ``batch_watermark``
+(remove_shared_watermark), ``background`` (remove_background).
 """
 
 from .background import remove_background
@@ -20,12 +20,13 @@ from .encoding import Encoded
 from .errors import ImageError, ImageErrorCode
 from .exif import JSONValue
 from .inpaint import erase
-from .operations import Convert, Grayscale, Resize, Rotate, Step
 from .pipeline import run_steps
 from .probe import ImageInfo, inspect_image, probe_encoded, read_exif
+from .steps import STEP_TYPES, Convert, Grayscale, PixelStep, Resize, Rotate, Step
 from .watermark import remove_watermark
 
 __all__ = [
+    "STEP_TYPES",
     "Comparison",
     "Convert",
     "Encoded",
@@ -34,6 +35,7 @@ __all__ = [
     "ImageErrorCode",
     "ImageInfo",
     "JSONValue",
+    "PixelStep",
     "Resize",
     "Rotate",
     "Step",

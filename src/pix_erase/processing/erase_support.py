@@ -3,8 +3,6 @@ as a PNG, and progress over sub-ranges of a job."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
@@ -15,30 +13,7 @@ from .formats import OutputFormat
 from .phases import phase
 from .pipeline import plan_output
 from .pixels import Pixels, as_pixels, channels, flatten, size_of, to_colour
-
-ProgressCallback = Callable[[float], None]
-
-
-class Progress:
-    """Reports increasing fractions, each at most once, and exactly 1.0 at the end."""
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self._callback = callback
-        self._last = 0.0
-
-    def __call__(self, fraction: float) -> None:
-        fraction = min(max(fraction, 0.0), 0.999)
-        if self._callback is not None and fraction > self._last + 1e-4:
-            self._last = fraction
-            self._callback(fraction)
-
-    def span(self, start: float, end: float) -> ProgressCallback:
-        """A callback taking 0..1 for one part of the job, reported as start..end."""
-        return lambda fraction: self(start + (end - start) * min(max(fraction, 0.0), 1.0))
-
-    def finish(self) -> None:
-        if self._callback is not None:
-            self._callback(1.0)
+from .progress import Progress as Progress  # the erase modules import it from here
 
 
 def open_and_decode(data: bytes, max_pixels: int) -> tuple[Source, Pixels]:

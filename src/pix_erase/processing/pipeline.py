@@ -7,25 +7,21 @@ whether a JPEG can be decoded at reduced scale because the first step shrinks it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .decoding import decode, open_source
 from .encoding import Encoded, Metadata, encode
 from .errors import ImageError
 from .exif import exif_for_output
-from .formats import (
-    ALPHA_FORMATS,
-    MAX_SIDE,
-    OutputFormat,
-    SourceFormat,
-    heic_encoder_available,
-)
+from .formats import MAX_SIDE, OutputFormat, SourceFormat, heic_encoder_available
 from .formats import output_format_for as default_output_format
-from .operations import Convert, Grayscale, Resize, Rotate, Step
 from .phases import phase
-from .pixels import RGBA, TRANSPARENT, WHITE, Pixels, parse_colour, size_of
-from .transforms import ResizePlan, Size, grayscale, plan_resize, resize, rotate, rotated_size
+from .pixels import size_of
+from .progress import Progress, ProgressCallback
+from .steps import Convert, PixelStep, Planned
+
+Size = tuple[int, int]
 
 # Quality when re-encoding without a Convert step: a little above Convert's default of
 # 85, so that editing a photo (rotate, resize) does not visibly cost quality.
@@ -41,18 +37,16 @@ class OutputPlan:
 
 @dataclass(frozen=True)
 class PlannedStep:
-    step: Step
-    size: Size  # after the step
-    resize: ResizePlan | None = None
-    fill: RGBA = WHITE
+    step: PixelStep
+    planned: Planned
 
 
 def run_steps(
     data: bytes,
-    steps: Sequence[Step],
+    steps: Sequence[PixelStep],
     *,
     max_pixels: int,
-    progress: Callable[[float], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Encoded:
     """Apply ``steps`` to the first frame of ``data`` and encode the result once.
 
@@ -73,20 +67,30 @@ def run_steps(
     source = open_source(data, max_pixels=max_pixels)
     output = plan_output(source.format, steps)
     planned = plan_steps(source.size, steps, output.format, max_pixels)
-    report = _Progress(progress, total=len(planned) + 2)
+    # Decode and encode weigh 1 each; every step its own weight.
+    weights = [1.0, *(item.step.progress_weight for item in planned), 1.0]
+    report = Progress(progress)
+    done, total = 0.0, sum(weights)
 
-    first = _first_pixel_step(planned)
+    def advance(weight: float) -> None:
+        nonlocal done
+        done += weight
+        report(done / total)
+
+    first = next((item.planned for item in planned if item.planned.apply), None)
+    hint = first.decode if first is not None else None
     with phase("decode"):
         pixels = decode(
             source,
-            at_least=first.resize.scaled if first and first.resize else None,
-            gray=first is not None and isinstance(first.step, Grayscale),
+            at_least=hint.at_least if hint else None,
+            gray=hint.gray if hint else False,
         )
-    report.advance()
+    advance(1.0)
     for item in planned:
-        with phase(item.step.type):
-            pixels = apply_step(pixels, item)
-        report.advance()
+        if item.planned.apply is not None:
+            with phase(item.step.type):
+                pixels = item.planned.apply(pixels)
+        advance(item.step.progress_weight)
     metadata = Metadata()
     if output.keep_metadata:
         exif = exif_for_output(source.exif, size_of(pixels)) if source.exif else None
@@ -97,7 +101,7 @@ def run_steps(
     return encoded
 
 
-def plan_output(source_format: SourceFormat, steps: Sequence[Step]) -> OutputPlan:
+def plan_output(source_format: SourceFormat, steps: Sequence[PixelStep]) -> OutputPlan:
     """Format, quality and metadata policy of the result (see run_steps)."""
     converts = [step for step in steps if isinstance(step, Convert)]
     keep = not any(step.strip_metadata for step in converts)
@@ -110,26 +114,17 @@ def plan_output(source_format: SourceFormat, steps: Sequence[Step]) -> OutputPla
 
 
 def plan_steps(
-    size: Size, steps: Sequence[Step], output_format: OutputFormat, max_pixels: int
+    size: Size, steps: Sequence[PixelStep], output_format: OutputFormat, max_pixels: int
 ) -> list[PlannedStep]:
     """The size after each step; refuses a plan whose images would exceed the limits."""
     planned: list[PlannedStep] = []
     for step in steps:
-        if isinstance(step, Rotate):
-            if step.fill is not None:
-                fill = parse_colour(step.fill)
-            else:
-                fill = TRANSPARENT if output_format in ALPHA_FORMATS else WHITE
-            size = rotated_size(size, step.angle, step.expand)
-            planned.append(PlannedStep(step, size, fill=fill))
-        elif isinstance(step, Resize):
-            plan = plan_resize(size, step)
-            _check_size(plan.scaled, max_pixels)  # cover resizes beyond the box, then crops
-            size = plan.size
-            planned.append(PlannedStep(step, size, resize=plan))
-        else:
-            planned.append(PlannedStep(step, size))
+        plan = step.plan(size, output_format)
+        if plan.peak is not None:
+            _check_size(plan.peak, max_pixels)
+        size = plan.size
         _check_size(size, max_pixels)
+        planned.append(PlannedStep(step, plan))
     if max(size) > MAX_SIDE[output_format]:
         raise ImageError(
             "result_too_large",
@@ -145,42 +140,3 @@ def _check_size(size: Size, max_pixels: int) -> None:
             "result_too_large",
             f"The result would be {size[0]}x{size[1]} pixels; the limit is {max_pixels:,}.",
         )
-
-
-def _first_pixel_step(planned: Sequence[PlannedStep]) -> PlannedStep | None:
-    """The first step that touches pixels: the decoder can prepare for it (a Resize lets
-    a JPEG decode at reduced scale, a Grayscale lets it decode only the luma plane)."""
-    for item in planned:
-        if not isinstance(item.step, Convert):  # a Convert only chooses how to encode
-            return item
-    return None
-
-
-def apply_step(pixels: Pixels, item: PlannedStep) -> Pixels:
-    step = item.step
-    if isinstance(step, Rotate):
-        return rotate(pixels, step.angle, expand=step.expand, fill=item.fill)
-    if isinstance(step, Grayscale):
-        return grayscale(pixels)
-    if isinstance(step, Resize):
-        assert item.resize is not None
-        return resize(pixels, item.resize, sharpen=step.sharpen)
-    return pixels  # Convert only chooses how the result is written
-
-
-class _Progress:
-    """Reports completed work as a fraction, increasing, ending at exactly 1.0."""
-
-    def __init__(self, callback: Callable[[float], None] | None, total: int) -> None:
-        self._callback = callback
-        self._total = total
-        self._done = 0
-
-    def advance(self) -> None:
-        self._done += 1
-        if self._callback is not None and self._done < self._total:
-            self._callback(self._done / self._total)
-
-    def finish(self) -> None:
-        if self._callback is not None:
-            self._callback(1.0)

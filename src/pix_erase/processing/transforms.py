@@ -1,6 +1,6 @@
 """Pixel transforms (rotate, grayscale, resize + sharpen) and the sizes they will produce.
 
-Engines follow the measurements in PERFORMANCE.md: cv2 for rotation and grayscale,
+Engines follow the measurements in docs/performance.md: cv2 for rotation and grayscale,
 pyvips Lanczos-3 for any shrink (cv2's Lanczos aliases when shrinking), cv2 Lanczos-4 for
 pure enlargement. Sizes are computed by the same functions that the pipeline uses to plan
 a job, so a size limit can be checked before any large array is allocated.
@@ -21,7 +21,6 @@ import numpy as np
 from cv2.typing import MatLike
 from numpy.typing import NDArray
 
-from .operations import Resize
 from .pixels import (
     RGBA,
     Pixels,
@@ -143,31 +142,6 @@ class ResizePlan:
     @property
     def size(self) -> Size:
         return (self.crop[2], self.crop[3]) if self.crop else self.scaled
-
-
-def plan_resize(size: Size, step: Resize) -> ResizePlan:
-    """The sizes a Resize step produces from an image of ``size``."""
-    width, height = size
-
-    def scaled(factor: float) -> Size:
-        return max(1, round(width * factor)), max(1, round(height * factor))
-
-    if step.scale is not None:
-        return ResizePlan(scaled(step.scale))
-    if step.height is None:
-        assert step.width is not None  # the model guarantees one of them
-        return ResizePlan((step.width, scaled(step.width / width)[1]))
-    if step.width is None:
-        return ResizePlan((scaled(step.height / height)[0], step.height))
-    box_w, box_h = step.width, step.height
-    if step.fit == "fill":
-        return ResizePlan((box_w, box_h))
-    if step.fit == "contain":
-        new_w, new_h = scaled(min(box_w / width, box_h / height))
-        return ResizePlan((min(new_w, box_w), min(new_h, box_h)))
-    new_w, new_h = scaled(max(box_w / width, box_h / height))
-    new_w, new_h = max(new_w, box_w), max(new_h, box_h)
-    return ResizePlan((new_w, new_h), ((new_w - box_w) // 2, (new_h - box_h) // 2, box_w, box_h))
 
 
 def resize(pixels: Pixels, plan: ResizePlan, *, sharpen: float = 0.0) -> Pixels:

@@ -4,10 +4,11 @@ import uuid
 
 from fastapi import APIRouter
 
-from pix_erase.dependencies import CurrentUser, UoW
+from pix_erase.dependencies import UoW
 from pix_erase.errors import ERROR_RESPONSES, NotFound
 from pix_erase.tasks.repository import TaskRepository
 from pix_erase.tasks.schemas import TaskOut
+from pix_erase.users.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 

@@ -1,7 +1,7 @@
 """Runs one task to its end: marks it running, reports progress, records the outcome.
 
 A task that is delivered again (a worker died, a message was redelivered) runs again
-unless it already finished; handlers make that harmless (see `images.tasks`).
+unless it already finished; handlers make that harmless (see `images.operations.results`).
 """
 
 import asyncio
@@ -18,12 +18,13 @@ from pix_erase.errors import AppError
 from pix_erase.platform.db import transaction
 from pix_erase.platform.faults import UNAVAILABLE
 from pix_erase.processing import ImageError
+from pix_erase.processing.progress import ProgressCallback
 from pix_erase.tasks.models import Task, TaskStatus
 from pix_erase.tasks.repository import TaskRepository
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[Services, Task, Callable[[float], None]], Awaitable[dict[str, Any]]]
+Handler = Callable[[Services, Task, ProgressCallback], Awaitable[dict[str, Any]]]
 PROGRESS_WRITE_INTERVAL = 0.5
 
 

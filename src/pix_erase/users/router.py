@@ -5,16 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from pix_erase.dependencies import (
-    SESSION_COOKIE,
-    AdminUser,
-    CurrentUser,
-    ServicesDep,
-    UoW,
-    session_token,
-)
+from pix_erase.dependencies import ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, ErrorBody
 from pix_erase.pagination import Page, PageQuery
+from pix_erase.users.auth import SESSION_COOKIE, AdminUser, CurrentUser, session_token
 from pix_erase.users.schemas import LoginIn, LoginOut, SignupIn, UserOut
 from pix_erase.users.service import AuthService, LoginThrottle, UserAdminService, create_user
 

@@ -16,7 +16,6 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pix_erase.errors import EXCEPTION_SCOPE_KEY
 from pix_erase.platform.observability.metrics import (
     EXCEPTIONS,
     IN_PROGRESS,
@@ -26,6 +25,8 @@ from pix_erase.platform.observability.metrics import (
 )
 
 UNMATCHED = "<unmatched>"
+# Where an error handler notes the exception that made a request a 5xx (see errors.py).
+EXCEPTION_SCOPE_KEY = "pix_erase.exception_type"
 access_log = structlog.get_logger("pix_erase.access")
 
 

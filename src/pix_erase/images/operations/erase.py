@@ -1,0 +1,68 @@
+"""erase: fill in what a mask, rectangles or brush strokes cover (inpainting)."""
+
+import uuid
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pix_erase.container import Services
+from pix_erase.images.operations.params import MAX_SHAPES, Rect, Stroke
+from pix_erase.images.operations.registry import CheckContext, OperationSpec
+from pix_erase.images.operations.results import read_image, store_result
+from pix_erase.platform.pool import report_progress
+from pix_erase.processing import erase
+from pix_erase.processing.progress import ProgressCallback
+from pix_erase.tasks.models import Task
+
+
+class Erase(BaseModel):
+    """Erase what a mask covers and fill it in from its surroundings (inpainting)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["erase"]
+    mask_image_id: uuid.UUID | None = Field(
+        None, description="One of your images, the source's size: non-black pixels are erased."
+    )
+    rects: list[Rect] | None = Field(None, min_length=1, max_length=MAX_SHAPES)
+    strokes: list[Stroke] | None = Field(None, min_length=1, max_length=MAX_SHAPES)
+    method: Literal["telea", "ns", "best"] = Field(
+        "telea", description="telea and ns: OpenCV, fast; best: slower, higher quality."
+    )
+
+    @model_validator(mode="after")
+    def _one_mask(self) -> Self:
+        given = [self.mask_image_id, self.rects, self.strokes]
+        if sum(item is not None for item in given) != 1:
+            raise ValueError("give exactly one of `mask_image_id`, `rects` or `strokes`")
+        return self
+
+
+async def check(context: CheckContext, params: Erase) -> None:
+    if params.mask_image_id is not None:
+        await context.own_mask(params.mask_image_id)
+
+
+async def run_erase(services: Services, task: Task, progress: ProgressCallback) -> dict[str, Any]:
+    params = Erase.model_validate(task.params)
+    source, data = await read_image(services, task, task.image_id)
+    mask_png = None
+    if params.mask_image_id is not None:
+        _, mask_png = await read_image(services, task, params.mask_image_id, "mask")
+    strokes = [(stroke.points, stroke.radius) for stroke in params.strokes or []]
+    encoded = await services.pool.run_with_progress(
+        progress,
+        erase,
+        data,
+        mask_png=mask_png,
+        rects=params.rects,
+        strokes=strokes or None,
+        method=params.method,
+        max_pixels=services.settings.app.max_image_pixels,
+        progress=report_progress,
+    )
+    image_id = await store_result(services, task, source, encoded, "erase", "result")
+    return {"image_id": str(image_id)}
+
+
+SPECS = (OperationSpec(params=Erase, kind="erase", handler=run_erase, check=check),)

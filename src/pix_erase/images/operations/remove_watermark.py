@@ -1,0 +1,52 @@
+"""remove_watermark: find text and overlay watermarks with no mask, and erase them."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pix_erase.container import Services
+from pix_erase.images.operations.params import MAX_SHAPES, Rect
+from pix_erase.images.operations.registry import OperationSpec
+from pix_erase.images.operations.results import read_image, store_result
+from pix_erase.platform.pool import report_progress
+from pix_erase.processing import remove_watermark
+from pix_erase.processing.progress import ProgressCallback
+from pix_erase.tasks.models import Task
+
+
+class RemoveWatermark(BaseModel):
+    """Find text and overlay watermarks automatically and erase them.
+
+    The task's `result.mask_image_id` is the mask used: correct it and call `erase`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["remove_watermark"]
+    mode: Literal["auto"] = "auto"
+    hint_rects: list[Rect] | None = Field(
+        None, min_length=1, max_length=MAX_SHAPES, description="Look only inside these areas."
+    )
+
+
+async def run_remove_watermark(
+    services: Services, task: Task, progress: ProgressCallback
+) -> dict[str, Any]:
+    params = RemoveWatermark.model_validate(task.params)
+    source, data = await read_image(services, task, task.image_id)
+    result, mask = await services.pool.run_with_progress(
+        progress,
+        remove_watermark,
+        data,
+        hint_rects=params.hint_rects,
+        max_pixels=services.settings.app.max_image_pixels,
+        progress=report_progress,
+    )
+    image_id = await store_result(services, task, source, result, "remove_watermark", "result")
+    mask_id = await store_result(services, task, source, mask, "watermark_mask", "mask")
+    return {"image_id": str(image_id), "mask_image_id": str(mask_id)}
+
+
+SPECS = (
+    OperationSpec(params=RemoveWatermark, kind="remove_watermark", handler=run_remove_watermark),
+)

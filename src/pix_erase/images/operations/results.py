@@ -1,0 +1,69 @@
+"""How a handler reads its task's images and stores what it made.
+
+A result's id derives from its task's id, so a task delivered twice writes the same
+object and row again instead of a duplicate.
+"""
+
+import hashlib
+import uuid
+
+from pix_erase.container import Services
+from pix_erase.errors import AppError
+from pix_erase.images.keys import image_key
+from pix_erase.images.models import Image
+from pix_erase.images.repository import ImageRepository
+from pix_erase.platform.db import transaction
+from pix_erase.processing import Encoded
+from pix_erase.tasks.models import Task
+
+
+def result_id(task_id: uuid.UUID, name: str = "result") -> uuid.UUID:
+    return uuid.uuid5(task_id, name)
+
+
+async def load_image(
+    services: Services, task: Task, image_id: uuid.UUID | None, what: str = "source"
+) -> Image:
+    """The task owner's image; fails the task with `{what}_missing` when it is gone."""
+    async with services.sessionmaker() as session:
+        image = None
+        if image_id is not None:
+            image = await ImageRepository(session).get_owned(image_id, task.owner_id)
+    if image is None:
+        raise AppError(f"{what}_missing", f"The {what} image was deleted before the task ran.")
+    return image
+
+
+async def read_image(
+    services: Services, task: Task, image_id: uuid.UUID | None, what: str = "source"
+) -> tuple[Image, bytes]:
+    image = await load_image(services, task, image_id, what)
+    return image, await services.storage.get_bytes(image.storage_key)
+
+
+async def store_result(
+    services: Services, task: Task, parent: Image, encoded: Encoded, operation: str, name: str
+) -> uuid.UUID:
+    """Write the object, then its row (idempotent: same id and key on a re-run)."""
+    image_id = result_id(task.id, name)
+    key = image_key(task.owner_id, image_id)
+    await services.storage.put_bytes(key, encoded.data, encoded.content_type)
+    async with transaction(services.sessionmaker) as session:
+        images = ImageRepository(session)
+        if await images.get(image_id) is None:
+            await images.add(
+                Image(
+                    id=image_id,
+                    owner_id=task.owner_id,
+                    parent_id=parent.id,
+                    operation=operation,
+                    format=encoded.format,
+                    content_type=encoded.content_type,
+                    width=encoded.width,
+                    height=encoded.height,
+                    bytes=len(encoded.data),
+                    sha256=hashlib.sha256(encoded.data).hexdigest(),
+                    storage_key=key,
+                )
+            )
+    return image_id

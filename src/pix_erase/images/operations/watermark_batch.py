@@ -1,0 +1,71 @@
+"""remove-batch: learn the watermark several images share and remove it from each."""
+
+import uuid
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pix_erase.container import Services
+from pix_erase.images.operations.registry import CheckContext, OperationSpec
+from pix_erase.images.operations.results import load_image, store_result
+from pix_erase.platform.pool import report_progress
+from pix_erase.processing import remove_shared_watermark
+from pix_erase.processing.progress import ProgressCallback
+from pix_erase.tasks.models import Task
+
+MAX_BATCH = 50
+
+
+class BatchWatermarkRequest(BaseModel):
+    """Learn the watermark 2 to 50 of your images share and remove it from each.
+
+    `POST /api/v1/watermarks/remove-batch`; `result.items` has one entry per image.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_ids: list[uuid.UUID] = Field(min_length=2, max_length=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.image_ids)) != len(self.image_ids):
+            raise ValueError("each image may appear once")
+        return self
+
+
+async def check(context: CheckContext, params: BatchWatermarkRequest) -> None:
+    for image_id in params.image_ids:
+        await context.own(image_id)
+
+
+async def run_watermark_batch(
+    services: Services, task: Task, progress: ProgressCallback
+) -> dict[str, Any]:
+    params = BatchWatermarkRequest.model_validate(task.params)
+    sources = [await load_image(services, task, image_id) for image_id in params.image_ids]
+    datas = [await services.storage.get_bytes(source.storage_key) for source in sources]
+    results, mask = await services.pool.run_with_progress(
+        progress,
+        remove_shared_watermark,
+        datas,
+        max_pixels=services.settings.app.max_image_pixels,
+        progress=report_progress,
+    )
+    items = []
+    for index, (source, encoded) in enumerate(zip(sources, results, strict=True)):
+        name = f"result-{index}"
+        image_id = await store_result(services, task, source, encoded, "remove_watermark", name)
+        items.append({"source_image_id": str(source.id), "image_id": str(image_id)})
+    mask_id = await store_result(services, task, sources[0], mask, "watermark_mask", "mask")
+    return {"items": items, "mask_image_id": str(mask_id)}
+
+
+SPECS = (
+    OperationSpec(
+        params=BatchWatermarkRequest,
+        kind="watermark_batch",
+        handler=run_watermark_batch,
+        check=check,
+        submit=False,
+    ),
+)

@@ -1,0 +1,64 @@
+"""Who is asking: the session token of a request, the current user, the administrator.
+
+The public face of the users feature for the others: routes of every feature depend on
+`CurrentUser` or `AdminUser`, and name the user's type as `User`.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from pix_erase.dependencies import UoW
+from pix_erase.errors import AppError
+from pix_erase.platform.security import hash_token
+from pix_erase.users.models import User
+from pix_erase.users.repository import SessionRepository
+
+__all__ = ["SESSION_COOKIE", "AdminUser", "CurrentUser", "User", "session_token"]
+
+SESSION_COOKIE = "pix_erase_session"
+
+_bearer = HTTPBearer(auto_error=False, description="A session token from /auth/login.")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The login cookie.")
+
+
+def session_token(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> str | None:
+    if bearer is not None:
+        return bearer.credentials
+    return cookie
+
+
+async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_token)]) -> User:
+    if not token:
+        raise AppError(
+            "not_authenticated",
+            "Log in first: send a bearer token or the cookie.",
+            401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    found = await SessionRepository(uow.session).get_live(hash_token(token), datetime.now(UTC))
+    if found is None:
+        raise AppError(
+            "invalid_session",
+            "The session is invalid, expired or revoked.",
+            401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return found[1]
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+async def _admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise AppError("forbidden", "This needs an administrator.", 403)
+    return user
+
+
+AdminUser = Annotated[User, Depends(_admin_user)]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from pix_erase.images.operations.registry import CheckContext, Handler, OperationSpec
 
-_INFRASTRUCTURE = {"registry", "results", "params"}
+_INFRASTRUCTURE = {"__main__", "registry", "results", "params"}
 
 
 def _discover() -> tuple[OperationSpec[Any], ...]:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_erase.container import Services
+from pix_erase.images.operations.params import EXAMPLE_ID
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
 from pix_erase.processing import Comparison, compare_images
@@ -16,7 +17,11 @@ from pix_erase.tasks.models import Task
 class Compare(BaseModel):
     """Compare the image with another of your images: PSNR, SSIM, pHash distance, heat-map."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"type": "compare", "other_image_id": EXAMPLE_ID}]},
+    )
 
     type: Literal["compare"]
     other_image_id: uuid.UUID = Field(description="Another image of yours.")

@@ -18,7 +18,13 @@ from pix_erase.tasks.models import Task
 class Erase(BaseModel):
     """Erase what a mask covers and fill it in from its surroundings (inpainting)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"type": "erase", "rects": [[10, 10, 120, 40]], "method": "telea"}]
+        },
+    )
 
     type: Literal["erase"]
     mask_image_id: uuid.UUID | None = Field(

@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_SHAPES = 1000
 COLOUR = r"^#[0-9a-fA-F]{6}$"
+# Image ids in the documented examples.
+EXAMPLE_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+EXAMPLE_ID2 = "9b2e4a1c-0d7f-4e55-8a61-5c3b2f1e7d90"
 
 Rect = Annotated[
     tuple[

@@ -19,7 +19,11 @@ from pix_erase.tasks.models import Task
 class RemoveBackground(BaseModel):
     """Cut the subject out: the result has a transparent background (or `background`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"type": "remove_background", "rect": [20, 10, 200, 200]}]},
+    )
 
     type: Literal["remove_background"]
     method: Literal["grabcut", "model"] = Field(

@@ -20,7 +20,9 @@ class RemoveWatermark(BaseModel):
     The task's `result.mask_image_id` is the mask used: correct it and call `erase`.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"type": "remove_watermark"}]}
+    )
 
     type: Literal["remove_watermark"]
     mode: Literal["auto"] = "auto"

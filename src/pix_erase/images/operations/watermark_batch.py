@@ -6,6 +6,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pix_erase.container import Services
+from pix_erase.images.operations.params import EXAMPLE_ID, EXAMPLE_ID2
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import load_image, store_result
 from pix_erase.platform.pool import report_progress
@@ -22,7 +23,9 @@ class BatchWatermarkRequest(BaseModel):
     `POST /api/v1/watermarks/remove-batch`; `result.items` has one entry per image.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"image_ids": [EXAMPLE_ID, EXAMPLE_ID2]}]}
+    )
 
     image_ids: list[uuid.UUID] = Field(min_length=2, max_length=MAX_BATCH)
 

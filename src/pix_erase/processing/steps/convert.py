@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from pix_erase.processing.formats import OutputFormat
 
@@ -16,6 +16,10 @@ from .base import PixelStep, Planned, Size
 
 class Convert(PixelStep):
     """Choose the output format, its quality and whether metadata is kept."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"type": "convert", "format": "webp", "quality": 80}]}
+    )
 
     type: Literal["convert"] = Field(description='Step type, always "convert".')
     format: Literal["jpeg", "png", "webp", "avif", "heic"] = Field(

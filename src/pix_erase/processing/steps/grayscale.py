@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from pix_erase.processing.formats import OutputFormat
 from pix_erase.processing.transforms import grayscale
@@ -14,6 +14,8 @@ from .base import DecodeHint, PixelStep, Planned, Size
 
 class Grayscale(PixelStep):
     """Convert to gray, keeping any alpha channel."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "grayscale"}]})
 
     type: Literal["grayscale"] = Field(description='Step type, always "grayscale".')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from pix_erase.processing.formats import OutputFormat
 from pix_erase.processing.transforms import ResizePlan, resize
@@ -17,6 +17,8 @@ MAX_SCALE = 4.0
 
 class Resize(PixelStep):
     """Resize with Lanczos resampling, by a scale factor or to a box."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "resize", "width": 160}]})
 
     type: Literal["resize"] = Field(description='Step type, always "resize".')
     width: int | None = Field(

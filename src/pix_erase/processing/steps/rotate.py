@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from pix_erase.processing.formats import ALPHA_FORMATS, OutputFormat
 from pix_erase.processing.pixels import TRANSPARENT, WHITE, parse_colour
@@ -15,6 +15,8 @@ from .base import PixelStep, Planned, Size
 
 class Rotate(PixelStep):
     """Rotate the image counter-clockwise by `angle` degrees."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "rotate", "angle": 17}]})
 
     type: Literal["rotate"] = Field(description='Step type, always "rotate".')
     angle: float = Field(

@@ -1,4 +1,4 @@
-"""The API's /metrics: the seed's families and labels, bounded cardinality, OpenMetrics."""
+"""The API's /metrics: the documented families and labels, bounded cardinality, OpenMetrics."""
 
 import uuid
 

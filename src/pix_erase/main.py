@@ -51,7 +51,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
         description="Self-hosted image cleaning: erase, rotate, resize, convert, compare.",
         lifespan=lifespan,
         # PixErase instruments itself (below), with route-template span names and the
-        # metric names of the seed; FastAPI's own telemetry would add a second set.
+        # metric names of docs/observability.md; FastAPI's own telemetry would add a second set.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)

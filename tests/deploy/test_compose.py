@@ -15,7 +15,7 @@ import yaml
 from tests.deploy.tools import COMPOSE_FILE, REPO, tool
 
 SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_ACCESS_KEY")
-# The seed document's table: variable -> default.
+# The documented table: variable -> default.
 SEED_VARIABLES = {
     "GRAFANA_PORT": "3000",
     "GRAFANA_USER": "admin",
@@ -27,7 +27,7 @@ SEED_VARIABLES = {
     "TEMPO_GRPC_PORT": "4317",
     "PROMETHEUS_PORT": "9090",
 }
-# Published ports: service -> the port mappings, with the seed's variables and defaults.
+# Published ports: service -> the port mappings, with the documented variables and defaults.
 PUBLISHED = {
     "api": ["127.0.0.1:${API_PORT:-8080}:8080"],
     "grafana": ["127.0.0.1:${GRAFANA_PORT:-3000}:3000"],
@@ -227,7 +227,7 @@ def test_env_dist_lists_every_variable_the_compose_file_reads() -> None:
     used = set(re.findall(r"(?<!\$)\$\{(\w+)", COMPOSE_FILE.read_text()))
     listed = set(env_dist())
     assert used <= listed, used - listed
-    # TEMPO_HOST is the seed's, for pix-erase run outside compose.
+    # TEMPO_HOST is documented, for pix-erase run outside compose.
     assert listed - used == {"TEMPO_HOST"}
 
 

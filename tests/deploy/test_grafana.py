@@ -1,4 +1,4 @@
-"""Grafana provisioning and dashboards: data sources linked both ways, the seed's panels."""
+"""Grafana provisioning and dashboards: data sources linked both ways, the documented panels."""
 
 import re
 from typing import Any, cast
@@ -27,7 +27,7 @@ SEED_LOGQL = (
     '{container_name="pix_erase.api"} | json | '
     'line_format "{{.log_level}} trace_id={{.log_trace_id}} {{.log_event}}"'
 )
-# The seed's list of what api-metrics.json monitors -> our panel titles.
+# The documented list of what api-metrics.json monitors -> our panel titles.
 API_PANELS = {
     "Total requests: Overall request count by status code": "Total requests by status code",
     "Request counts: Breakdown by HTTP method and path": "Request count by method and path",
@@ -59,7 +59,7 @@ def panel(file: str, title: str) -> dict[str, Any]:
 
 
 def line_format(event: dict[str, Any]) -> list[str]:
-    """The seed's line_format rendering of a Loki line, for a null field rendered as Loki
+    """The documented line_format rendering of a Loki line, for a null field rendered as Loki
     may render it: empty, or Go's `<no value>`."""
     return [
         f"{event['log_level']} trace_id={event['log_trace_id'] or empty} {event['log_event']}"
@@ -157,7 +157,7 @@ def test_traces_link_to_metrics_and_the_service_map() -> None:
     assert tempo["serviceMap"]["datasourceUid"] == "prometheus"
 
 
-def test_api_dashboard_has_every_panel_of_the_seed() -> None:
+def test_api_dashboard_has_every_documented_panel() -> None:
     titles = [p["title"] for p in panels(dashboards()["api-metrics.json"])]
     for seed_item, title in API_PANELS.items():
         assert title in titles, seed_item

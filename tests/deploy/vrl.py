@@ -2,7 +2,7 @@
 
 `remap_line(line, container)` builds the event Vector's `docker_logs` source makes of one
 line a container wrote, runs the exact VRL of deploy/prod/vector/vector.yaml on it and
-returns the result: the seed's `log_*` fields, `container_name` and `timestamp`.
+returns the result: the `log_*` fields of docs/observability.md, `container_name` and `timestamp`.
 `loki_line(event)` is the line the `loki` sink then sends (the JSON of the event without
 the label field and the timestamp).
 
@@ -21,7 +21,7 @@ import yaml
 VECTOR_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "prod" / "vector" / "vector.yaml"
 REMAP = "pix_erase_remap"
 
-# The seed document's log fields, in its order.
+# The documented log fields, in its order.
 LOG_FIELDS = (
     "log_level",
     "log_event",

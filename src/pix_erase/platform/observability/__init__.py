@@ -1,4 +1,4 @@
-"""Metrics, logs and traces: what the seed document promises, made true.
+"""Metrics, logs and traces: what docs/observability.md promises, made true.
 
 - `metrics`: the Prometheus families and the /metrics exposition (OpenMetrics on request).
 - `http`: the pure-ASGI middleware that counts, times and logs every request.

@@ -1,4 +1,4 @@
-"""Observability settings: the app name and where traces go (names fixed by the seed document)."""
+"""Observability settings: the app name and where traces go (names: docs/observability.md)."""
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict

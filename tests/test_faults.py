@@ -2,11 +2,19 @@
 PostgreSQL going away and coming back.
 
 These run on their own PostgreSQL, Redis and S3 servers and their own worker processes,
-so stopping a server here disturbs no other test.
+so stopping a server here disturbs no other test. Each test stands alone (any order, any
+subset) and ends by checking that storage and database agree.
+
+A test that must act while a task is in the middle of its work does not bet on the work
+being slow: it freezes the worker's image process (SIGSTOP) before the task is sent, so
+the task is certainly unfinished when the test acts, and thaws it (SIGCONT) when the test
+wants it to go on.
 """
 
 import asyncio
 import io
+import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +33,7 @@ from tests.backends import PixProcess, ProductionBackends
 from tests.conftest import UserClient, make_client, production_settings, settings_env
 from tests.conftest import signup_and_login as _signup
 
-# Several seconds of work on 2 cores: long enough to kill a worker in the middle of it.
+# A few seconds of image work on 2 cores.
 HEAVY = {
     "steps": [
         {"type": "resize", "scale": 3},
@@ -98,6 +106,70 @@ def workers(fault_settings: Settings, tmp_path: Path) -> Iterator[Workers]:
     pool.stop_all()
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def image_processes(worker: PixProcess) -> list[int]:
+    """The worker's pool processes: the children of its multiprocessing fork server."""
+    servers = [
+        pid
+        for pid in _children(worker.process.pid)
+        if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    processes = [child for server in servers for child in _children(server)]
+    assert processes, "the worker has no image process yet"
+    return processes
+
+
+async def freeze_image_work(user: UserClient, worker: PixProcess) -> list[int]:
+    """Run one small task so the pool process exists, then SIGSTOP it: from now on no task
+    of this worker can finish until `thaw` (its work waits in the pool's queue)."""
+    small = await user.upload_ok(photo_png(64, 48), "warm-up.png")
+    await wait_for_status(user, await submit(user, small["id"], GRAY), "succeeded")
+    frozen = image_processes(worker)
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    return frozen
+
+
+def thaw(frozen: list[int]) -> None:
+    for pid in frozen:
+        os.kill(pid, signal.SIGCONT)
+
+
+async def assert_no_orphans(api: FastAPI) -> None:
+    """Every stored object has its row and every row its object."""
+    from sqlalchemy import select
+
+    from pix_erase.images.models import Image as ImageRow
+    from tests.conftest import services_of
+
+    services = services_of(api)
+    async with services.sessionmaker() as session:
+        keys_in_db = set((await session.scalars(select(ImageRow.storage_key))).all())
+    assert keys_in_db == set(await services.storage.list_keys("images/"))
+
+
+GRAY = {"operation": {"type": "grayscale"}}
+
+
+def photo_png(width: int, height: int) -> bytes:
+    noise = np.random.default_rng(3).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def photo_jpeg() -> bytes:
     noise = np.random.default_rng(7).integers(0, 255, (1500, 2000, 3), dtype=np.uint8)
     buffer = io.BytesIO()
@@ -128,26 +200,29 @@ async def results_of(user: UserClient, source_id: str) -> list[dict[str, Any]]:
 
 
 async def test_a_killed_worker_task_is_finished_by_another_exactly_once(
-    user: UserClient, workers: Workers
+    user: UserClient, api: FastAPI, workers: Workers
 ) -> None:
     source = await user.upload_ok(photo_jpeg(), "photo.jpg")
     first = workers.start()
+    await freeze_image_work(user, first)
     task_id = await submit(user, source["id"], HEAVY)
     await wait_for_status(user, task_id, "running")
     second = workers.start()
-    first.kill()  # SIGKILL mid-task, pool process included
+    first.kill()  # SIGKILL to the whole group, mid-task, as the OOM killer or a crash would
 
     task = await wait_for_status(user, task_id, "succeeded")
     assert len(await results_of(user, source["id"])) == 1
     assert task["result"]["image_id"] == (await results_of(user, source["id"]))[0]["id"]
     assert "broker_reclaimed" in second.log()
+    await assert_no_orphans(api)
 
 
 async def test_sigterm_requeues_what_it_cannot_finish_and_the_next_worker_does_it(
-    user: UserClient, workers: Workers
+    user: UserClient, api: FastAPI, workers: Workers
 ) -> None:
     source = await user.upload_ok(photo_jpeg(), "photo.jpg")
     first = workers.start(SHUTDOWN_GRACE_SECONDS="0.2")
+    await freeze_image_work(user, first)
     task_id = await submit(user, source["id"], HEAVY)
     await wait_for_status(user, task_id, "running")
     assert await asyncio.to_thread(first.terminate, 30) == 0  # stops promptly, no hang
@@ -156,19 +231,24 @@ async def test_sigterm_requeues_what_it_cannot_finish_and_the_next_worker_does_i
     workers.start()
     await wait_for_status(user, task_id, "succeeded")
     assert len(await results_of(user, source["id"])) == 1
+    await assert_no_orphans(api)
 
 
 async def test_sigterm_lets_a_running_task_finish_within_the_grace(
-    user: UserClient, workers: Workers
+    user: UserClient, api: FastAPI, workers: Workers
 ) -> None:
     source = await user.upload_ok(photo_jpeg(), "photo.jpg")
     first = workers.start(SHUTDOWN_GRACE_SECONDS="120")
+    frozen = await freeze_image_work(user, first)
     task_id = await submit(user, source["id"], HEAVY)
     await wait_for_status(user, task_id, "running")
+    first.process.send_signal(signal.SIGTERM)  # the task cannot have finished: it is frozen
+    thaw(frozen)
     assert await asyncio.to_thread(first.terminate, 150) == 0
     task = (await user.get(f"/api/v1/tasks/{task_id}")).json()
     assert task["status"] == "succeeded"  # finished before the worker exited
     assert '"requeued": 0' in first.log()
+    await assert_no_orphans(api)
 
 
 async def test_redis_down_then_back(
@@ -183,31 +263,31 @@ async def test_redis_down_then_back(
         assert ready.json()["details"]["broker"] == "unavailable"
         assert ready.json()["details"]["database"] == "ok"
         assert (await user.get("/health/live")).status_code == 200
-        refused = await user.post(
-            f"/api/v1/images/{source['id']}/operations", json={"operation": {"type": "grayscale"}}
-        )
+        refused = await user.post(f"/api/v1/images/{source['id']}/operations", json=GRAY)
         assert refused.status_code == 503
         assert refused.json()["code"] == "broker_unavailable"
     finally:
         backends.redis.start()
     assert (await user.get("/health/ready")).status_code == 200
-    task_id = await submit(user, source["id"], {"operation": {"type": "grayscale"}})
+    task_id = await submit(user, source["id"], GRAY)
     await wait_for_status(user, task_id, "succeeded")  # the worker came back by itself
+    await assert_no_orphans(api)
 
 
 async def test_queued_work_survives_a_redis_restart(
-    user: UserClient, workers: Workers, backends: ProductionBackends
+    user: UserClient, api: FastAPI, workers: Workers, backends: ProductionBackends
 ) -> None:
     source = await user.upload_ok(photo_jpeg(), "photo.jpg")
-    task_id = await submit(user, source["id"], {"operation": {"type": "grayscale"}})
+    task_id = await submit(user, source["id"], GRAY)
     backends.redis.stop()  # no worker has taken it yet: it lives only in Redis
     backends.redis.start()
     workers.start()
     await wait_for_status(user, task_id, "succeeded")
+    await assert_no_orphans(api)
 
 
 async def test_postgres_down_then_back(
-    user: UserClient, workers: Workers, backends: ProductionBackends
+    user: UserClient, api: FastAPI, workers: Workers, backends: ProductionBackends
 ) -> None:
     source = await user.upload_ok(photo_jpeg(), "photo.jpg")
     workers.start()
@@ -238,22 +318,9 @@ async def test_postgres_down_then_back(
     finally:
         await asyncio.to_thread(backends.postgres.start)
     assert (await user.get("/health/ready")).status_code == 200
-    task_id = await submit(user, source["id"], {"operation": {"type": "grayscale"}})
+    task_id = await submit(user, source["id"], GRAY)
     await wait_for_status(user, task_id, "succeeded")
-
-
-async def test_no_orphans_after_the_faults(api: FastAPI) -> None:
-    """After all of the above, every stored object has its row and every row its object."""
-    from sqlalchemy import select
-
-    from pix_erase.images.models import Image as ImageRow
-    from tests.conftest import services_of
-
-    services = services_of(api)
-    async with services.sessionmaker() as session:
-        keys_in_db = set((await session.scalars(select(ImageRow.storage_key))).all())
-    assert keys_in_db
-    assert keys_in_db == set(await services.storage.list_keys("images/"))
+    await assert_no_orphans(api)
 
 
 async def test_a_large_upload_goes_to_s3_in_parts_and_comes_back_whole(

@@ -23,6 +23,8 @@ from pix_erase.images.schemas import (
 )
 from pix_erase.platform.broker import enqueue_task
 from pix_erase.processing import ImageError, ImageInfo, inspect_image, read_exif
+from pix_erase.processing.operations import Convert, Resize, Step
+from pix_erase.processing.pipeline import run_steps
 from pix_erase.tasks.models import Task, TaskStatus
 from pix_erase.tasks.repository import TaskRepository
 from pix_erase.users.models import User
@@ -116,6 +118,21 @@ class ImageService:
     async def exif(self, image: Image) -> dict[str, Any]:
         data = await self.services.storage.get_bytes(image.storage_key)
         return await self.services.pool.run(read_exif, data)
+
+    async def preview(self, image: Image, size: int) -> bytes:
+        """A WebP at most `size` pixels on its longer side (never enlarged), made in the
+        process pool; large JPEGs are shrunk while they load."""
+        steps: list[Step] = []
+        if max(image.width, image.height) > size:
+            steps.append(Resize(type="resize", width=size, height=size, fit="contain"))
+        steps.append(Convert(type="convert", format="webp", quality=80, strip_metadata=True))
+        data = await self.services.storage.get_bytes(image.storage_key)
+        max_pixels = self.services.settings.app.max_image_pixels
+        try:
+            encoded = await self.services.pool.run(run_steps, data, steps, max_pixels=max_pixels)
+        except ImageError as exc:
+            raise image_error(exc) from exc
+        return encoded.data
 
     async def delete(self, image: Image) -> None:
         # The row goes in this transaction; the object once it has committed. If the

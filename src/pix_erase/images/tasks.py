@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from pix_erase.container import Services
 from pix_erase.errors import AppError
 from pix_erase.images.models import Image
+from pix_erase.images.naming import result_filename
 from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import Compare, Erase, RemoveBackground, RemoveWatermark
 from pix_erase.images.service import image_key
@@ -80,6 +81,9 @@ async def store_result(
                     bytes=len(encoded.data),
                     sha256=hashlib.sha256(encoded.data).hexdigest(),
                     storage_key=key,
+                    original_filename=result_filename(
+                        parent.original_filename, operation, encoded.format
+                    ),
                 )
             )
     return image_id

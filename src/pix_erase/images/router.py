@@ -1,6 +1,7 @@
 """HTTP routes of images and their operations."""
 
 import uuid
+from urllib.parse import quote
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -104,6 +105,10 @@ async def get_image_content(
     user: CurrentUser,
     images: Images,
     if_none_match: Annotated[str | None, Header()] = None,
+    download: Annotated[
+        bool,
+        Query(description="Answer as an attachment named after the image's file name."),
+    ] = False,
 ) -> Response:
     image = await images.get_owned(user, image_id)
     etag = f'"{image.sha256}"'
@@ -111,8 +116,18 @@ async def get_image_content(
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     headers["Content-Length"] = str(image.bytes)
-    headers["Content-Disposition"] = f'inline; filename="{image.id}.{image.format}"'
+    headers["Content-Disposition"] = (
+        attachment(image.original_filename or f"{image.id}.{image.format}")
+        if download
+        else f'inline; filename="{image.id}.{image.format}"'
+    )
     return StreamingResponse(images.content(image), media_type=image.content_type, headers=headers)
+
+
+def attachment(filename: str) -> str:
+    """`Content-Disposition` that saves under `filename` (RFC 6266, non-ASCII via RFC 5987)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 PREVIEW_SIZES = (32, 1024)

@@ -25,7 +25,7 @@ export async function showResult(editor, imageId, info) {
   };
   $("split").disabled = !sameSize;
   const link = $("download");
-  link.href = contentUrl(image.id);
+  link.href = `${contentUrl(image.id)}?download=true`;
   link.download = image.filename || `result.${image.format}`;
   link.textContent = `Download ${link.download}`;
   $("result-info").textContent = info || "";

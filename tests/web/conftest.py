@@ -127,7 +127,7 @@ MARK = (140, 430, 380, 470)  # x0, y0, x1, y1 in the 512x512 picture
 def photo_with_mark() -> bytes:
     from skimage import data
 
-    image = Image.fromarray(data.astronaut())
+    image = Image.fromarray(data.astronaut())  # type: ignore[no-untyped-call]
     ImageDraw.Draw(image).rectangle(MARK, fill=(255, 255, 255), outline=(0, 0, 0), width=3)
     return png(image)
 

@@ -7,7 +7,7 @@ did is checked through the API with a bearer client of the same account.
 import re
 
 import numpy as np
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Locator, Page, expect
 
 from tests.web.conftest import (
     MARK,
@@ -22,7 +22,7 @@ from tests.web.conftest import (
 )
 
 
-def login_form(page: Page):  # type: ignore[no-untyped-def]
+def login_form(page: Page) -> Locator:
     return page.get_by_role("form", name="Log in")
 
 
@@ -59,9 +59,10 @@ def test_sign_up_log_out_log_in_with_the_keyboard(visit: Visit) -> None:
 
 
 def choose_files(page: Page, files: list[tuple[str, str, bytes]]) -> None:
-    page.get_by_label("Choose pictures").set_input_files(
-        [{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files]
-    )
+    payloads: list[FilePayload] = [
+        {"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files
+    ]
+    page.get_by_label("Choose pictures").set_input_files(payloads)
 
 
 def test_upload_two_pictures_and_refuse_a_fake_one(visit: Visit) -> None:
@@ -169,7 +170,9 @@ def test_paint_over_a_mark_and_erase_it(visit: Visit) -> None:
         before = pixels(api.get(f"/api/v1/images/{source_id}/content").content)
         after = pixels(api.get(f"/api/v1/images/{result_id}/content").content)
     x0, y0, x1, y1 = MARK
-    inside = np.abs(after[y0 + 5 : y1 - 5, x0 + 5 : x1 - 5] - before[y0 + 5 : y1 - 5, x0 + 5 : x1 - 5])
+    inside = np.abs(
+        after[y0 + 5 : y1 - 5, x0 + 5 : x1 - 5] - before[y0 + 5 : y1 - 5, x0 + 5 : x1 - 5]
+    )
     assert inside.mean() > 40, "the white mark is still there"
     # Far from the stroke (its radius is ~37 picture pixels) nothing moved.
     assert np.array_equal(after[:350], before[:350])
@@ -182,7 +185,7 @@ def test_find_watermark_then_correct_the_mask_and_erase_again(visit: Visit) -> N
 
     page, email = visit.page, new_email()
     sign_up(visit, email)
-    photo = Image.fromarray(data.astronaut())
+    photo = Image.fromarray(data.astronaut())  # type: ignore[no-untyped-call]
     font = ImageFont.load_default(size=44)
     ImageDraw.Draw(photo).text((60, 420), "SAMPLE PHOTO", font=font, fill=(255, 255, 255))
     upload_and_open(visit, "stamped.png", png(photo))
@@ -190,8 +193,10 @@ def test_find_watermark_then_correct_the_mask_and_erase_again(visit: Visit) -> N
     page.get_by_role("button", name="Find watermark").click()
     expect(page.get_by_role("status")).to_contain_text("Watermark found")
     overlay = page.get_by_label(re.compile("^Mask painting area"))
-    painted = "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;" \
+    painted = (
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+    )
     found = overlay.evaluate(painted)
     assert found > 0, "the watermark's mask is not shown"
     visit.shot("04-watermark-mask")
@@ -256,5 +261,6 @@ def test_phone_width_offline_and_headers(visit: Visit) -> None:
     assert page.evaluate(width) <= 375
     visit.shot("06-phone-gallery")
 
-    local = [url for url in visit.requests if not url.startswith((visit.base + "/", "data:", "blob:"))]
-    assert visit.requests and not local, local
+    away = [u for u in visit.requests if not u.startswith((visit.base + "/", "data:", "blob:"))]
+    assert visit.requests
+    assert not away, away

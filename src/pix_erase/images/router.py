@@ -1,8 +1,8 @@
 """HTTP routes of images and their operations."""
 
 import uuid
-from urllib.parse import quote
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -126,7 +126,9 @@ async def get_image_content(
 
 def attachment(filename: str) -> str:
     """`Content-Disposition` that saves under `filename` (RFC 6266, non-ASCII via RFC 5987)."""
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -9,6 +9,8 @@ import re
 import numpy as np
 from playwright.sync_api import FilePayload, Locator, Page, expect
 
+from tests.processing.erase_samples import png as sample_png
+from tests.processing.erase_samples import watermarked
 from tests.web.conftest import (
     MARK,
     PASSWORD,
@@ -200,6 +202,7 @@ def test_find_watermark_then_correct_the_mask_and_erase_again(visit: Visit) -> N
     found = overlay.evaluate(painted)
     assert found > 0, "the watermark's mask is not shown"
     visit.shot("04-watermark-mask")
+    visit.shot("editor", full_page=False)  # docs/editor.png is a copy of this one
 
     paint(page, [(20, 20), (80, 60)], (512, 512))  # one more stroke, far from the text
     assert overlay.evaluate(painted) > found
@@ -264,3 +267,50 @@ def test_phone_width_offline_and_headers(visit: Visit) -> None:
     away = [u for u in visit.requests if not u.startswith((visit.base + "/", "data:", "blob:"))]
     assert visit.requests
     assert not away, away
+
+
+def test_rectangle_undo_redo_remove_background_and_batch(visit: Visit) -> None:
+    page, email = visit.page, new_email()
+    sign_up(visit, email)
+    upload_and_open(visit, "product.png", photo_with_mark())
+    overlay = page.get_by_label(re.compile("^Mask painting area"))
+    painted = (
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+    )
+    page.get_by_role("button", name="Rectangle").click()
+    expect(page.get_by_role("button", name="Rectangle")).to_have_attribute("aria-pressed", "true")
+    paint(page, [(100, 40), (420, 500)], (512, 512))
+    frames(page)
+    with_rect = overlay.evaluate(painted)
+    assert with_rect > 0
+    page.keyboard.press("Control+z")
+    frames(page)
+    assert overlay.evaluate(painted) == 0
+    page.keyboard.press("Control+Shift+z")
+    frames(page)
+    assert overlay.evaluate(painted) == with_rect
+
+    page.get_by_role("button", name="Remove background").click()
+    expect(page.get_by_role("status")).to_have_text("Remove background: done.")
+    expect(page.get_by_role("link", name="Download product.cutout.png")).to_be_visible()
+    visit.shot("07-cutout")
+
+    # Batch: two pictures with the same stamp, one progress bar, then results.
+    page.get_by_role("button", name="Gallery").click()
+    one, two = (watermarked(name, opacity=0.6).marked for name in ("astronaut", "coffee"))
+    choose_files(
+        page,
+        [("one.png", "image/png", sample_png(one)), ("two.png", "image/png", sample_png(two))],
+    )
+    expect(page.get_by_role("img", name="two.png")).to_be_visible()
+    page.get_by_role("checkbox", name="Select one.png").check()
+    page.get_by_role("checkbox", name="Select two.png").check()
+    page.get_by_role("button", name=re.compile("^Remove shared watermark")).click()
+    expect(page.get_by_role("status")).to_contain_text("Watermark removed from 2 pictures")
+    expect(page.get_by_role("img", name="one.no-watermark.png")).to_be_visible()
+    visit.shot("07-batch")
+
+    # Delete asks first (the test accepts), then the tile is gone.
+    page.get_by_role("button", name="Delete one.no-watermark.png").click()
+    expect(page.get_by_role("img", name="one.no-watermark.png")).to_have_count(0)

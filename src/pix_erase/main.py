@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from pix_erase import health
@@ -17,7 +18,11 @@ from pix_erase.platform.observability.metrics import APP_INFO, exposition
 from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.router import router as tasks_router
+from pix_erase.users.auth import SESSION_COOKIE
 from pix_erase.users.router import auth_router, users_router
+from pix_erase.web import mount_page
+from pix_erase.web.csrf import CsrfMiddleware
+from pix_erase.web.security_headers import SecurityHeaders
 from pix_erase.worker import start_in_process_worker, stop_in_process_worker
 
 
@@ -45,7 +50,9 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
             await services.close()
             shutdown_tracing()
 
-    app = FastAPI(
+    # Swagger UI's assets ship in fastapi-offline: /docs works with no network.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="PixErase",
         version="0.1.0",
         description="Self-hosted image cleaning: erase, rotate, resize, convert, compare.",
@@ -58,6 +65,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
     routers = (health.router, auth_router, users_router, images_router, watermarks_router)
     for router in (*routers, tasks_router):
         app.include_router(router)
+    mount_page(app)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -67,6 +75,8 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
     # Order matters: added last is outermost. The request observer runs inside the
     # OpenTelemetry middleware, so the request's span is current when it records.
     routes = RouteTable(app.routes)
+    app.add_middleware(CsrfMiddleware, cookie_name=SESSION_COOKIE)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestObserver, app_name=app_name, routes=routes)
     if tracing is not None:  # even a do-nothing tracer costs ~65 µs a request
         app.add_middleware(

@@ -2,8 +2,9 @@
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
@@ -101,6 +102,10 @@ async def get_image_content(
     user: CurrentUser,
     images: Images,
     if_none_match: Annotated[str | None, Header()] = None,
+    download: Annotated[
+        bool,
+        Query(description="Answer as an attachment named after the image's file name."),
+    ] = False,
 ) -> Response:
     image = await images.get_owned(user, image_id)
     etag = f'"{image.sha256}"'
@@ -108,8 +113,59 @@ async def get_image_content(
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     headers["Content-Length"] = str(image.bytes)
-    headers["Content-Disposition"] = f'inline; filename="{image.id}.{image.format}"'
+    headers["Content-Disposition"] = (
+        attachment(image.original_filename or f"{image.id}.{image.format}")
+        if download
+        else f'inline; filename="{image.id}.{image.format}"'
+    )
     return StreamingResponse(images.content(image), media_type=image.content_type, headers=headers)
+
+
+def attachment(filename: str) -> str:
+    """`Content-Disposition` that saves under `filename` (RFC 6266, non-ASCII via RFC 5987)."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+PREVIEW_SIZES = (32, 1024)
+
+
+@router.get(
+    "/{image_id}/preview",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/webp": {}}, "description": "A WebP thumbnail"},
+        304: {"description": "Not modified (If-None-Match matched the ETag)"},
+    },
+)
+async def get_image_preview(
+    image_id: uuid.UUID,
+    user: CurrentUser,
+    images: Images,
+    size: Annotated[
+        int,
+        Query(
+            ge=PREVIEW_SIZES[0],
+            le=PREVIEW_SIZES[1],
+            description="Longest side in pixels; smaller images are not enlarged.",
+        ),
+    ] = 256,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A small WebP of the image for thumbnails, so a gallery never downloads originals.
+
+    An image never changes once stored, so its preview is cached by the browser
+    (`ETag`, `Cache-Control`) and revalidates with a 304.
+    """
+    image = await images.get_owned(user, image_id)
+    etag = f'"{image.sha256}-{size}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+    if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    data = await images.preview(image, size)
+    return Response(data, media_type="image/webp", headers=headers)
 
 
 @router.get("/{image_id}/exif")

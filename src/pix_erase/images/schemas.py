@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from pix_erase.images.operations import Operation
 from pix_erase.processing import Step
@@ -27,6 +27,11 @@ class ImageOut(BaseModel):
     created_at: datetime
     parent_id: uuid.UUID | None
     operation: str | None
+    filename: str | None = Field(
+        None,
+        validation_alias=AliasChoices("original_filename", "filename"),
+        description="The uploaded file's name; for a result, one derived from its source's.",
+    )
 
 
 class OperationRequest(BaseModel):

@@ -20,7 +20,16 @@ from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
 from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import OperationRequest
 from pix_erase.platform.db import UnitOfWork
-from pix_erase.processing import ImageError, ImageInfo, PixelStep, inspect_image, read_exif
+from pix_erase.processing import (
+    Convert,
+    ImageError,
+    ImageInfo,
+    PixelStep,
+    Resize,
+    inspect_image,
+    read_exif,
+    run_steps,
+)
 from pix_erase.tasks.models import Task
 from pix_erase.tasks.service import TaskService
 from pix_erase.users.auth import User
@@ -110,6 +119,21 @@ class ImageService:
     async def exif(self, image: Image) -> dict[str, Any]:
         data = await self.services.storage.get_bytes(image.storage_key)
         return await self.services.pool.run(read_exif, data)
+
+    async def preview(self, image: Image, size: int) -> bytes:
+        """A WebP at most `size` pixels on its longer side (never enlarged), made in the
+        process pool; large JPEGs are shrunk while they load."""
+        steps: list[PixelStep] = []
+        if max(image.width, image.height) > size:
+            steps.append(Resize(type="resize", width=size, height=size, fit="contain"))
+        steps.append(Convert(type="convert", format="webp", quality=80, strip_metadata=True))
+        data = await self.services.storage.get_bytes(image.storage_key)
+        max_pixels = self.services.settings.app.max_image_pixels
+        try:
+            encoded = await self.services.pool.run(run_steps, data, steps, max_pixels=max_pixels)
+        except ImageError as exc:
+            raise image_error(exc) from exc
+        return encoded.data
 
     async def delete(self, image: Image) -> None:
         # The row goes in this transaction; the object once it has committed. If the

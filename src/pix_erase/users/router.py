@@ -47,7 +47,7 @@ async def login(body: LoginIn, request: Request, response: Response, auth: Auth)
         expires=result.expires_at,
         httponly=True,
         samesite="strict",
-        secure=auth.settings.cookie_secure,
+        secure=auth.settings.cookie_secure or request.url.scheme == "https",
         path="/",
     )
     return LoginOut(

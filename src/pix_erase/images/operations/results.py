@@ -11,6 +11,7 @@ from pix_erase.container import Services
 from pix_erase.errors import AppError
 from pix_erase.images.keys import image_key
 from pix_erase.images.models import Image
+from pix_erase.images.naming import result_filename
 from pix_erase.images.repository import ImageRepository
 from pix_erase.platform.db import transaction
 from pix_erase.processing import Encoded
@@ -64,6 +65,9 @@ async def store_result(
                     bytes=len(encoded.data),
                     sha256=hashlib.sha256(encoded.data).hexdigest(),
                     storage_key=key,
+                    original_filename=result_filename(
+                        parent.original_filename, operation, encoded.format
+                    ),
                 )
             )
     return image_id

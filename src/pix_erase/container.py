@@ -5,6 +5,7 @@ at shutdown; request and task code receives it through dependencies.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +16,7 @@ from pix_erase.platform.db import SessionMaker, create_engine, create_sessionmak
 from pix_erase.platform.observability.taskiq_middleware import ObservabilityMiddleware
 from pix_erase.platform.observability.tracing import instrument_engine
 from pix_erase.platform.pool import ProcessPool
+from pix_erase.platform.security import load_or_create_secret
 from pix_erase.platform.storage import LocalStorage, Storage
 from pix_erase.setup.config import Settings
 
@@ -34,6 +36,14 @@ class Services:
         path = self.settings.app.data_dir / "uploads"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @cached_property
+    def signing_secret(self) -> bytes:
+        """RENDER_URL_SECRET, or one made once for this data directory."""
+        configured = self.settings.app.render_url_secret
+        if configured is not None:
+            return configured.get_secret_value().encode()
+        return load_or_create_secret(self.settings.app.data_dir / "render-url-secret")
 
     async def close(self, *, wait: bool = True) -> None:
         await self.storage.close()

@@ -68,7 +68,7 @@ def test_cross_site_cookie_post_is_refused(cookie_client: tuple[httpx.Client, st
     assert same.status_code == 204
 
 
-def test_preview_is_small_cached_and_revalidates(cookie_client: tuple[httpx.Client, str]) -> None:
+def test_thumbnail_is_small_cached_and_revalidates(cookie_client: tuple[httpx.Client, str]) -> None:
     client, _ = cookie_client
     upload = client.post(
         "/api/v1/images",
@@ -78,20 +78,21 @@ def test_preview_is_small_cached_and_revalidates(cookie_client: tuple[httpx.Clie
     assert upload.status_code == 201
     image = upload.json()
     assert image["filename"] == "holiday photo.png"
-    preview = client.get(f"/api/v1/images/{image['id']}/preview", params={"size": 64})
+    thumbnail = {"w": 64, "h": 64, "format": "webp", "q": 80}  # as the page asks for it
+    preview = client.get(f"/api/v1/images/{image['id']}/render", params=thumbnail)
     assert preview.status_code == 200
     assert preview.headers["content-type"] == "image/webp"
     assert "max-age" in preview.headers["cache-control"]
     assert Image.open(io.BytesIO(preview.content)).size == (64, 64)
     again = client.get(
-        f"/api/v1/images/{image['id']}/preview",
-        params={"size": 64},
+        f"/api/v1/images/{image['id']}/render",
+        params=thumbnail,
         headers={"If-None-Match": preview.headers["etag"]},
     )
     assert again.status_code == 304
     assert not again.content
-    for size in (31, 1025):
-        bad = client.get(f"/api/v1/images/{image['id']}/preview", params={"size": size})
+    for size in (0, 8193):
+        bad = client.get(f"/api/v1/images/{image['id']}/render", params={"w": size})
         assert bad.status_code == 422
         assert bad.json()["code"]
 

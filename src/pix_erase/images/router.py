@@ -1,8 +1,9 @@
 """HTTP routes of images and their operations."""
 
+import time
 import uuid
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -11,10 +12,24 @@ from starlette.datastructures import UploadFile
 from pix_erase.dependencies import ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, AppError, ErrorBody
 from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
-from pix_erase.images.schemas import ImageOut, OperationRequest, TaskAccepted
+from pix_erase.images.renders import (
+    RenderParams,
+    check_signature,
+    render,
+    render_etag,
+    sign,
+)
+from pix_erase.images.schemas import (
+    ImageOut,
+    OperationRequest,
+    RenderQuery,
+    RenderUrl,
+    RenderUrlRequest,
+    TaskAccepted,
+)
 from pix_erase.images.service import ImageService
 from pix_erase.pagination import Page, PageQuery
-from pix_erase.users.auth import CurrentUser
+from pix_erase.users.auth import CurrentUser, OptionalUser
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"], responses=ERROR_RESPONSES)
 watermarks_router = APIRouter(
@@ -129,43 +144,60 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-PREVIEW_SIZES = (32, 1024)
+RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/*": {}}, "description": "The rendered image"},
+    304: {"description": "Not modified (If-None-Match matched the ETag)"},
+    403: {"model": ErrorBody, "description": "A signed URL that is invalid or expired"},
+}
 
 
-@router.get(
-    "/{image_id}/preview",
-    response_class=Response,
-    responses={
-        200: {"content": {"image/webp": {}}, "description": "A WebP thumbnail"},
-        304: {"description": "Not modified (If-None-Match matched the ETag)"},
-    },
-)
-async def get_image_preview(
+@router.get("/{image_id}/render", response_class=Response, responses=RENDER_RESPONSES)
+async def render_image(
     image_id: uuid.UUID,
-    user: CurrentUser,
+    query: Annotated[RenderQuery, Query()],
+    user: OptionalUser,
     images: Images,
-    size: Annotated[
-        int,
-        Query(
-            ge=PREVIEW_SIZES[0],
-            le=PREVIEW_SIZES[1],
-            description="Longest side in pixels; smaller images are not enlarged.",
-        ),
-    ] = 256,
+    services: ServicesDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """A small WebP of the image for thumbnails, so a gallery never downloads originals.
+    """The image fitted into `w` x `h`, rotated, gray, re-encoded: made at once, cached.
 
-    An image never changes once stored, so its preview is cached by the browser
-    (`ETag`, `Cache-Control`) and revalidates with a 304.
+    Authorised by the session, or without one by a signed URL from `render-url`.
+    Thumbnails of the page use it; `<img>` tags on other sites use signed URLs.
     """
-    image = await images.get_owned(user, image_id)
-    etag = f'"{image.sha256}-{size}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
-    if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+    params = RenderParams.model_validate(query.model_dump(exclude={"exp", "sig"}))
+    exp, sig = query.exp, query.sig
+    if sig is not None or exp is not None:
+        check_signature(services.signing_secret, image_id, params, exp or 0, sig or "")
+        image = await images.get(image_id)
+        cache = f"public, max-age={max(0, min(86400, (exp or 0) - int(time.time())))}"
+    elif user is not None:
+        image = await images.get_owned(user, image_id)
+        cache = "private, max-age=86400"
+    else:
+        raise AppError("not_authenticated", "Log in first, or use a signed render URL.", 401)
+    headers = {"ETag": f'"{render_etag(image, params)}"', "Cache-Control": cache}
+    if if_none_match and headers["ETag"] in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    data = await images.preview(image, size)
-    return Response(data, media_type="image/webp", headers=headers)
+    data, content_type = await render(services, image, params)
+    return Response(data, media_type=content_type, headers=headers)
+
+
+@router.post("/{image_id}/render-url")
+async def render_url(
+    image_id: uuid.UUID,
+    body: RenderUrlRequest,
+    user: CurrentUser,
+    images: Images,
+    services: ServicesDep,
+) -> RenderUrl:
+    """A signed URL for one render of your image, to embed where there is no session."""
+    await images.get_owned(user, image_id)
+    params = RenderParams.model_validate(body.model_dump(exclude={"expires_in"}))
+    expires = int(time.time()) + body.expires_in
+    query = dict(params.model_dump(exclude_defaults=True))
+    query |= {"exp": expires, "sig": sign(services.signing_secret, image_id, params, expires)}
+    return RenderUrl(url=f"/api/v1/images/{image_id}/render?{urlencode(query)}", expires_at=expires)
 
 
 @router.get("/{image_id}/exif")

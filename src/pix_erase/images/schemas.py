@@ -10,6 +10,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from pix_erase.images.operations import Operation
+from pix_erase.images.renders import MAX_URL_SECONDS, RenderParams
 from pix_erase.processing import Step
 
 MAX_STEPS = 8
@@ -52,3 +53,21 @@ class OperationRequest(BaseModel):
 class TaskAccepted(BaseModel):
     task_id: uuid.UUID
     status: Literal["queued"] = "queued"
+
+
+class RenderQuery(RenderParams):
+    """A render's parameters, and the signature when the URL is a signed one."""
+
+    exp: int | None = Field(None, description="Signed URL: its expiry, Unix time.")
+    sig: str | None = Field(None, max_length=100, description="Signed URL: its signature.")
+
+
+class RenderUrlRequest(RenderParams):
+    expires_in: int = Field(
+        7 * 24 * 3600, ge=60, le=MAX_URL_SECONDS, description="Seconds the URL stays valid."
+    )
+
+
+class RenderUrl(BaseModel):
+    url: str = Field(description="A path that answers without a session until `expires_at`.")
+    expires_at: int = Field(description="Unix time.")

@@ -17,18 +17,16 @@ from pix_erase.images.operations import CheckContext, OperationSpec, spec_for, s
 from pix_erase.images.operations.pipeline import KIND as PIPELINE
 from pix_erase.images.operations.pipeline import pipeline_params
 from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
+from pix_erase.images.renders import render_prefix
 from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import OperationRequest
 from pix_erase.platform.db import UnitOfWork
 from pix_erase.processing import (
-    Convert,
     ImageError,
     ImageInfo,
     PixelStep,
-    Resize,
     inspect_image,
     read_exif,
-    run_steps,
 )
 from pix_erase.tasks.models import Task
 from pix_erase.tasks.service import TaskService
@@ -68,6 +66,13 @@ class ImageService:
         self.uow = uow
         self.services = services
         self.images = ImageRepository(uow.session)
+
+    async def get(self, image_id: uuid.UUID) -> Image:
+        """Any user's image: only for requests a signature already authorised."""
+        image = await self.images.get(image_id)
+        if image is None:
+            raise NotFound("Image")
+        return image
 
     async def get_owned(self, owner: User, image_id: uuid.UUID) -> Image:
         image = await self.images.get_owned(image_id, owner.id)
@@ -120,32 +125,20 @@ class ImageService:
         data = await self.services.storage.get_bytes(image.storage_key)
         return await self.services.pool.run(read_exif, data)
 
-    async def preview(self, image: Image, size: int) -> bytes:
-        """A WebP at most `size` pixels on its longer side (never enlarged), made in the
-        process pool; large JPEGs are shrunk while they load."""
-        steps: list[PixelStep] = []
-        if max(image.width, image.height) > size:
-            steps.append(Resize(type="resize", width=size, height=size, fit="contain"))
-        steps.append(Convert(type="convert", format="webp", quality=80, strip_metadata=True))
-        data = await self.services.storage.get_bytes(image.storage_key)
-        max_pixels = self.services.settings.app.max_image_pixels
-        try:
-            encoded = await self.services.pool.run(run_steps, data, steps, max_pixels=max_pixels)
-        except ImageError as exc:
-            raise image_error(exc) from exc
-        return encoded.data
-
     async def delete(self, image: Image) -> None:
         # The row goes in this transaction; the object once it has committed. If the
         # object's removal then fails, what is left is an unreachable object (logged as
         # `orphan_object`), never a row whose content is missing.
         await self.images.delete(image)
-        key = image.storage_key
-        self.uow.after_commit(lambda: self._delete_object(key))
+        key, renders = image.storage_key, render_prefix(image)
+        self.uow.after_commit(lambda: self._delete_objects(key, renders))
 
-    async def _delete_object(self, key: str) -> None:
+    async def _delete_objects(self, key: str, renders: str) -> None:
+        storage = self.services.storage
         try:
-            await self.services.storage.delete(key)
+            for render in await storage.list_keys(renders):
+                await storage.delete(render)
+            await storage.delete(key)
         except Exception:
             log.exception("orphan_object", storage_key=key)
 

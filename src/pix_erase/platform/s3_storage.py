@@ -122,6 +122,14 @@ class S3Storage:
             data: bytes = await body.read()
             return data
 
+    async def find_bytes(self, key: str) -> bytes | None:
+        try:
+            return await self.get_bytes(key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         s3 = await self._s3()
         response = await s3.get_object(Bucket=self.bucket, Key=key)

@@ -1,8 +1,11 @@
-"""Passwords (Argon2id) and opaque session tokens (random, stored only as a SHA-256 hash)."""
+"""Passwords (Argon2id), opaque session tokens (random, stored only as a SHA-256 hash), and
+the server's signing secret."""
 
 import asyncio
 import hashlib
+import os
 import secrets
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,3 +36,20 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """A random 32-byte secret kept in `path` (readable by its owner only), made once."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process of this data directory made it first
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret)
+    return secret

@@ -22,6 +22,9 @@ class Storage(Protocol):
 
     async def get_bytes(self, key: str) -> bytes: ...
 
+    async def find_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none (a cache lookup)."""
+
     def stream(self, key: str) -> AsyncIterator[bytes]: ...
 
     async def delete(self, key: str) -> None:
@@ -73,6 +76,12 @@ class LocalStorage:
 
     async def get_bytes(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def find_bytes(self, key: str) -> bytes | None:
+        try:
+            return await self.get_bytes(key)
+        except FileNotFoundError:
+            return None
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(self._path(key).open, "rb")

@@ -16,7 +16,7 @@ from pix_erase.platform.security import hash_token
 from pix_erase.users.models import User
 from pix_erase.users.repository import SessionRepository
 
-__all__ = ["SESSION_COOKIE", "AdminUser", "CurrentUser", "User", "session_token"]
+__all__ = ["SESSION_COOKIE", "AdminUser", "CurrentUser", "OptionalUser", "User", "session_token"]
 
 SESSION_COOKIE = "pix_erase_session"
 
@@ -31,6 +31,14 @@ def session_token(
     if bearer is not None:
         return bearer.credentials
     return cookie
+
+
+async def _optional_user(
+    uow: UoW, token: Annotated[str | None, Depends(session_token)]
+) -> User | None:
+    if not token:
+        return None
+    return await _current_user(uow, token)
 
 
 async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_token)]) -> User:
@@ -53,6 +61,8 @@ async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_t
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]
+OptionalUser = Annotated[User | None, Depends(_optional_user)]
+"""The user when the request carries a session (a bad one is still a 401), else None."""
 
 
 async def _admin_user(user: CurrentUser) -> User:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -30,6 +30,8 @@ class AppSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(25.0, ge=0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     bg_model_path: str | None = Field(None, validation_alias="PIX_ERASE_BG_MODEL_PATH")
     processes: int | None = Field(None, ge=1, validation_alias="PIX_ERASE_PROCESSES")
+    # Signs render URLs; unset: a random secret kept in the data directory (one host).
+    render_url_secret: SecretStr | None = Field(None, validation_alias="RENDER_URL_SECRET")
 
     @field_validator("bg_model_path", mode="before")
     @classmethod

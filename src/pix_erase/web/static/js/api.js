@@ -29,7 +29,9 @@ export async function api(method, path, body) {
 }
 
 export const contentUrl = (id) => `/api/v1/images/${id}/content`;
-export const previewUrl = (id, size = 256) => `/api/v1/images/${id}/preview?size=${size}`;
+// A thumbnail: a render fitted into size x size (never enlarged), cached by the browser.
+export const previewUrl = (id, size = 256) =>
+  `/api/v1/images/${id}/render?w=${size}&h=${size}&format=webp&q=80`;
 
 /** Upload one file (or Blob with a name); `onProgress(fraction)` while bytes go up. */
 export function upload(file, name, onProgress) {

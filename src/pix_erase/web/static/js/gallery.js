@@ -1,5 +1,5 @@
 // Upload (drag and drop or chooser, a progress bar per file), the gallery of one's own
-// pictures (thumbnails from /preview, newest first, paged), delete, batch watermark.
+// pictures (thumbnails from /render, newest first, paged), delete, batch watermark.
 import { api, previewUrl, upload, waitTask } from "./api.js";
 import { fail, say, withProgress } from "./status.js";
 

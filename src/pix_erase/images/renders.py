@@ -1,0 +1,133 @@
+"""Renders: cheap transforms of an image (fit into a box, rotate, gray, re-encode) made
+synchronously, cached in storage by their parameters, and signed URLs that show one
+render without a session (for an `<img>` on another site).
+
+A render is what thumbor or imgproxy answer to one GET: the request names the whole job,
+so the answer is cacheable by the browser (`ETag`) and by PixErase (the stored bytes).
+Its work runs in the process pool like every image job, never on the event loop.
+"""
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pix_erase.container import Services
+from pix_erase.errors import AppError
+from pix_erase.images.models import Image
+from pix_erase.processing import (
+    Convert,
+    Grayscale,
+    ImageError,
+    PixelStep,
+    Resize,
+    Rotate,
+    run_steps,
+)
+from pix_erase.processing.formats import CONTENT_TYPES, output_format_for
+
+MAX_SIDE = 8192
+MAX_URL_SECONDS = 365 * 24 * 3600
+
+
+class RenderParams(BaseModel):
+    """What to make of the image; every parameter is optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    w: int | None = Field(None, ge=1, le=MAX_SIDE, description="Box width in pixels.")
+    h: int | None = Field(None, ge=1, le=MAX_SIDE, description="Box height in pixels.")
+    fit: Literal["contain", "cover", "fill"] = Field(
+        "contain",
+        description="contain: inside the box, never enlarged; cover: fill it and crop the "
+        "centre; fill: stretch to it.",
+    )
+    format: Literal["jpeg", "png", "webp", "avif"] | None = Field(
+        None, description="Output format; default: the source's (PNG for GIF, TIFF, BMP)."
+    )
+    q: int = Field(80, ge=1, le=100, description="Quality of lossy formats.")
+    rotate: float = Field(
+        0.0, ge=-360, le=360, allow_inf_nan=False, description="Degrees counter-clockwise."
+    )
+    grayscale: bool = Field(False, description="Make it gray.")
+
+    def canonical(self) -> str:
+        """One spelling per render: the cache key and the signed message."""
+        values = self.model_dump(exclude_defaults=True)
+        return "&".join(f"{name}={values[name]}" for name in sorted(values))
+
+
+def steps_for(params: RenderParams, image: Image) -> list[PixelStep]:
+    steps: list[PixelStep] = []
+    if params.rotate % 360:
+        steps.append(Rotate(type="rotate", angle=params.rotate))
+    box = (params.w, params.h)
+    fits = all(
+        side is None or side >= size
+        for side, size in zip(box, (image.width, image.height), strict=True)
+    )
+    if box != (None, None) and not (params.fit == "contain" and fits):
+        steps.append(Resize(type="resize", width=params.w, height=params.h, fit=params.fit))
+    if params.grayscale:
+        steps.append(Grayscale(type="grayscale"))
+    steps.append(
+        Convert(
+            type="convert", format=_format(params, image), quality=params.q, strip_metadata=True
+        )
+    )
+    return steps
+
+
+def _format(params: RenderParams, image: Image) -> Literal["jpeg", "png", "webp", "avif"]:
+    if params.format is not None:
+        return params.format
+    fmt = output_format_for(image.format)  # type: ignore[arg-type]
+    return "jpeg" if fmt == "heic" else fmt
+
+
+def render_etag(image: Image, params: RenderParams) -> str:
+    digest = hashlib.sha256(f"{image.sha256}\n{params.canonical()}".encode()).hexdigest()
+    return digest[:32]
+
+
+async def render(services: Services, image: Image, params: RenderParams) -> tuple[bytes, str]:
+    """The render's bytes and content type: from the cache, or made and cached."""
+    fmt = _format(params, image)
+    key = f"{render_prefix(image)}{render_etag(image, params)}.{fmt}"
+    data = await services.storage.find_bytes(key)
+    if data is None:
+        source = await services.storage.get_bytes(image.storage_key)
+        max_pixels = services.settings.app.max_image_pixels
+        try:
+            encoded = await services.pool.run(
+                run_steps, source, steps_for(params, image), max_pixels=max_pixels
+            )
+        except ImageError as exc:
+            raise AppError(exc.code, exc.message, 422) from exc
+        data = encoded.data
+        await services.storage.put_bytes(key, data, encoded.content_type)
+    return data, CONTENT_TYPES[fmt]
+
+
+def render_prefix(image: Image) -> str:
+    """Where the renders of one image are cached (deleted with the image)."""
+    return f"renders/{image.owner_id}/{image.id}/"
+
+
+def sign(secret: bytes, image_id: uuid.UUID, params: RenderParams, expires: int) -> str:
+    message = f"{image_id}\n{params.canonical()}\n{expires}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def check_signature(
+    secret: bytes, image_id: uuid.UUID, params: RenderParams, expires: int, signature: str
+) -> None:
+    if not hmac.compare_digest(sign(secret, image_id, params, expires), signature):
+        raise AppError("render_url_invalid", "The signature does not match this render.", 403)
+    if expires < time.time():
+        raise AppError("render_url_expired", "This render URL has expired.", 403)

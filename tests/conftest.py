@@ -188,13 +188,12 @@ class UserClient:
         return await self.wait(response.json()["task_id"])
 
     async def wait(self, task_id: str) -> dict[str, Any]:
-        for _ in range(1200):
-            response = await self.get(f"/api/v1/tasks/{task_id}")
+        for _ in range(20):  # up to 10 minutes
+            response = await self.get(f"/api/v1/tasks/{task_id}", params={"wait": 30})
             assert response.status_code == 200, response.text
             task: dict[str, Any] = response.json()
             if task["status"] in ("succeeded", "failed"):
                 return task
-            await asyncio.sleep(0.05)
         raise AssertionError(f"task {task_id} did not finish: {task}")
 
     async def content(self, image_id: str) -> bytes:

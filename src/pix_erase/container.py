@@ -18,6 +18,7 @@ from pix_erase.platform.observability.tracing import instrument_engine
 from pix_erase.platform.pool import ProcessPool
 from pix_erase.platform.security import load_or_create_secret
 from pix_erase.platform.storage import LocalStorage, Storage
+from pix_erase.platform.task_events import TaskEvents, create_task_events
 from pix_erase.setup.config import Settings
 
 
@@ -29,6 +30,7 @@ class Services:
     storage: Storage
     pool: ProcessPool
     broker: AsyncBroker
+    task_events: TaskEvents
 
     @property
     def upload_dir(self) -> Path:
@@ -46,6 +48,7 @@ class Services:
         return load_or_create_secret(self.settings.app.data_dir / "render-url-secret")
 
     async def close(self, *, wait: bool = True) -> None:
+        await self.task_events.close()
         await self.storage.close()
         await self.engine.dispose()
         self.pool.close(wait=wait)
@@ -72,4 +75,5 @@ def build_services(settings: Settings, processes: int | None = None) -> Services
         storage=build_storage(settings),
         pool=ProcessPool(processes or settings.app.processes),
         broker=broker,
+        task_events=create_task_events(settings.app.redis_url),
     )

@@ -36,6 +36,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
         services: Services = build_services(settings)
         app.state.services = services
         APP_INFO.labels(app_name).set(1)
+        await services.task_events.start()
         try:
             if in_process_worker:
                 await start_in_process_worker(services)

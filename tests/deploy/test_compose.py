@@ -14,7 +14,7 @@ import yaml
 
 from tests.deploy.tools import COMPOSE_FILE, REPO, tool
 
-SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_ACCESS_KEY")
+SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_ACCESS_KEY", "RENDER_URL_SECRET")
 # The documented table: variable -> default.
 SEED_VARIABLES = {
     "GRAFANA_PORT": "3000",

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from pix_erase.dependencies import ServicesDep, UoW
@@ -29,6 +29,9 @@ from pix_erase.images.schemas import (
 )
 from pix_erase.images.service import ImageService
 from pix_erase.pagination import Page, PageQuery
+from pix_erase.tasks.models import FINISHED
+from pix_erase.tasks.schemas import TaskOut, WaitSeconds
+from pix_erase.tasks.service import TaskService
 from pix_erase.users.auth import CurrentUser, OptionalUser
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"], responses=ERROR_RESPONSES)
@@ -215,15 +218,31 @@ async def delete_image(image_id: uuid.UUID, user: CurrentUser, images: Images) -
 @router.post(
     "/{image_id}/operations",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={503: {"model": ErrorBody, "description": "The task queue is unavailable"}},
+    responses={
+        200: {"model": TaskOut, "description": "The task, finished within `wait`"},
+        503: {"model": ErrorBody, "description": "The task queue is unavailable"},
+    },
 )
 async def submit_operation(
-    image_id: uuid.UUID, body: OperationRequest, user: CurrentUser, images: Images
-) -> TaskAccepted:
-    """Queue one operation or a pipeline of steps; poll `GET /api/v1/tasks/{task_id}`."""
+    image_id: uuid.UUID,
+    body: OperationRequest,
+    user: CurrentUser,
+    images: Images,
+    uow: UoW,
+    services: ServicesDep,
+    wait: WaitSeconds = 0,
+) -> Response:
+    """Queue one operation or a pipeline of steps: 202 with its `task_id` to follow at
+    `GET /api/v1/tasks/{task_id}`; with `wait`, 200 and the task itself if it ends in time."""
     image = await images.get_owned(user, image_id)
     task = await images.submit(user, image, body)
-    return TaskAccepted(task_id=task.id)
+    if wait > 0:
+        await uow.commit()  # the task is sent to the queue once its row is committed
+        done = await TaskService(uow, services).wait(task.id, user.id, wait)
+        if done is not None and done.status in FINISHED:
+            return JSONResponse(TaskOut.of(done).model_dump(mode="json"))
+    accepted = TaskAccepted(task_id=task.id)
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
 @watermarks_router.post(

@@ -128,12 +128,15 @@ class UnitOfWork:
         self._on_rollback.append(callback)
 
     async def commit(self) -> None:
+        """Commit, then run what waited for it; a second commit runs nothing twice."""
         try:
             await self.session.commit()
         except BaseException:
             await self.rollback()
             raise
-        for callback in self._after_commit:
+        callbacks, self._after_commit = self._after_commit, []
+        self._on_rollback = []
+        for callback in callbacks:
             await callback()
 
     async def rollback(self) -> None:

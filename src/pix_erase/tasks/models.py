@@ -18,6 +18,9 @@ class TaskStatus(enum.StrEnum):
     failed = "failed"
 
 
+FINISHED = frozenset({TaskStatus.succeeded, TaskStatus.failed})
+
+
 class Task(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "tasks"
 

@@ -1,21 +1,24 @@
-"""HTTP routes of tasks: a user polls their own."""
+"""HTTP routes of tasks: a user follows their own, or waits for one to end."""
 
 import uuid
 
 from fastapi import APIRouter
 
-from pix_erase.dependencies import UoW
+from pix_erase.dependencies import ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, NotFound
-from pix_erase.tasks.repository import TaskRepository
-from pix_erase.tasks.schemas import TaskOut
+from pix_erase.tasks.schemas import TaskOut, WaitSeconds
+from pix_erase.tasks.service import TaskService
 from pix_erase.users.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: uuid.UUID, user: CurrentUser, uow: UoW) -> TaskOut:
-    task = await TaskRepository(uow.session).get_owned(task_id, user.id)
+async def get_task(
+    task_id: uuid.UUID, user: CurrentUser, uow: UoW, services: ServicesDep, wait: WaitSeconds = 0
+) -> TaskOut:
+    """The task; with `wait`, answered as soon as it ends (or after `wait` seconds)."""
+    task = await TaskService(uow, services).wait(task_id, user.id, wait)
     if task is None:
         raise NotFound("Task")
     return TaskOut.of(task)

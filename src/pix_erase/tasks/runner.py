@@ -51,6 +51,7 @@ class TaskRunner:
             for name, value in values.items():
                 setattr(task, name, value)
             task.finished_at = datetime.now(UTC)
+        await self.services.task_events.publish(task_id)  # wakes requests that `?wait=`
 
     async def _write_progress(self, task_id: uuid.UUID, latest: list[float]) -> None:
         written = 0.0

@@ -2,11 +2,22 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel
 
 from pix_erase.tasks.models import Task, TaskStatus
+
+WaitSeconds = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=30,
+        allow_inf_nan=False,
+        description="Answer as soon as the task ends, or after this many seconds (0..30).",
+    ),
+]
 
 
 class TaskError(BaseModel):

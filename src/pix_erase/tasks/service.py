@@ -3,6 +3,9 @@
 The public face of the tasks feature for the others (with `tasks.models`).
 """
 
+import asyncio
+import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -10,8 +13,11 @@ from pix_erase.container import Services
 from pix_erase.errors import AppError
 from pix_erase.platform.broker import enqueue_task
 from pix_erase.platform.db import UnitOfWork
-from pix_erase.tasks.models import Task, TaskStatus
+from pix_erase.tasks.models import FINISHED, Task, TaskStatus
 from pix_erase.tasks.repository import TaskRepository
+
+MAX_WAIT_SECONDS = 30.0
+LOOK_AGAIN_SECONDS = 1.0
 
 
 class TaskService:
@@ -28,6 +34,23 @@ class TaskService:
         task_id = task.id
         self.uow.after_commit(lambda: self._enqueue(task_id))
         return task
+
+    async def wait(self, task_id: uuid.UUID, owner_id: uuid.UUID, seconds: float) -> Task | None:
+        """The owner's task once it has ended, or as it is after `seconds`; None if there is
+        no such task. Holds no database connection while it waits."""
+        deadline = time.monotonic() + seconds
+        repository = TaskRepository(self.uow.session)
+        with self.services.task_events.watch(task_id) as ended:
+            while True:
+                task = await repository.get_owned(task_id, owner_id)
+                remaining = deadline - time.monotonic()
+                if task is None or task.status in FINISHED or remaining <= 0:
+                    return task
+                await self.uow.session.rollback()  # reads only: give the connection back
+                # An event is a hint; look again at least once a second regardless.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), min(remaining, LOOK_AGAIN_SECONDS))
+                ended.clear()
 
     async def _enqueue(self, task_id: uuid.UUID) -> None:
         try:

@@ -33,7 +33,7 @@ class AppSettings(BaseSettings):
     # Signs render URLs; unset: a random secret kept in the data directory (one host).
     render_url_secret: SecretStr | None = Field(None, validation_alias="RENDER_URL_SECRET")
 
-    @field_validator("bg_model_path", mode="before")
+    @field_validator("bg_model_path", "render_url_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return value or None  # compose passes the variable empty when no model is mounted

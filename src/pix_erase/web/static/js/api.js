@@ -54,18 +54,17 @@ export function upload(file, name, onProgress) {
   });
 }
 
-const POLL_MS = 300;
 
 /** Poll a task until it ends; resolves with its result or rejects with its error. */
 export async function waitTask(taskId, onProgress) {
   for (;;) {
-    const task = await api("GET", `/tasks/${taskId}`);
+    // Answered as soon as the task ends, else after a second with its progress.
+    const task = await api("GET", `/tasks/${taskId}?wait=1`);
     if (onProgress) onProgress(task.progress ?? 0, task.status);
     if (task.status === "succeeded") return task.result;
     if (task.status === "failed") {
       throw new ApiError(422, task.error || { message: "The task failed." });
     }
-    await new Promise((done) => setTimeout(done, POLL_MS));
   }
 }
 

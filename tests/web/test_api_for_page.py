@@ -78,7 +78,7 @@ def test_thumbnail_is_small_cached_and_revalidates(cookie_client: tuple[httpx.Cl
     assert upload.status_code == 201
     image = upload.json()
     assert image["filename"] == "holiday photo.png"
-    thumbnail = {"w": 64, "h": 64, "format": "webp", "q": 80}  # as the page asks for it
+    thumbnail: dict[str, str | int] = {"w": 64, "h": 64, "format": "webp", "q": 80}  # as the page
     preview = client.get(f"/api/v1/images/{image['id']}/render", params=thumbnail)
     assert preview.status_code == 200
     assert preview.headers["content-type"] == "image/webp"

@@ -209,17 +209,17 @@ def test_log_lines_carry_the_same_trace_id(run: Run) -> None:
     trace_id = operation_trace(run)
     worker_lines = [line for line in run.log_lines(run.worker) if line.get("trace_id") == trace_id]
     assert any(line["event"] == "task_succeeded" for line in worker_lines)
-    for line in run.log_lines(run.api) + run.log_lines(run.worker):
+    api_lines = run.log_lines(run.api)
+    requests = [line for line in api_lines if line.get("event") == "request"]
+    assert requests
+    assert all(line["logger"] == "pix_erase.access" for line in requests)  # one line each
+    for line in api_lines + run.log_lines(run.worker):
         assert {"timestamp", "level", "event"} <= set(line)
         if line.get("event") == "request":
-            assert {
-                "http_method",
-                "url",
-                "status_code",
-                "client_addr",
-                "trace_id",
-                "span_id",
-            } <= set(line)
+            assert {"http_method", "url", "status_code", "client_addr"} <= set(line)
+            # Probes and scrapes are not traced (they explain no cost); the rest are.
+            traced = not line["url"].startswith(("/health/", "/metrics"))
+            assert traced == ({"trace_id", "span_id"} <= set(line)), line
 
 
 def test_exemplars_are_the_trace_ids_of_the_requests(run: Run) -> None:

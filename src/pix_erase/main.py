@@ -15,7 +15,11 @@ from pix_erase.images.router import router as images_router
 from pix_erase.images.router import watermarks_router
 from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.metrics import APP_INFO, exposition
-from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
+from pix_erase.platform.observability.tracing import (
+    UNTRACED_PATHS,
+    setup_tracing,
+    shutdown_tracing,
+)
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.router import router as tasks_router
 from pix_erase.users.auth import SESSION_COOKIE
@@ -83,6 +87,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
         app.add_middleware(
             OpenTelemetryMiddleware,
             exclude_spans=["receive", "send"],
+            excluded_urls=UNTRACED_PATHS,
             default_span_details=routes.span_details,
         )
     return app

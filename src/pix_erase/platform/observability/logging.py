@@ -2,8 +2,9 @@
 
 Each line has `timestamp`, `level`, `event`, `logger` and, inside a span, the span's
 `trace_id` and `span_id` (the ids the collector receives and the exemplars carry).
-Standard-library loggers (uvicorn, SQLAlchemy, taskiq) go through the same renderer;
-uvicorn's access lines also get `http_method`, `url`, `status_code` and `client_addr`.
+Standard-library loggers (uvicorn, SQLAlchemy, taskiq) go through the same renderer.
+Requests are logged once, by the request observer (`pix_erase.access`). Lines are
+rendered with orjson, several times faster than the standard library's json.
 Nothing here logs bodies, headers or cookies, so no password or token can leak.
 """
 
@@ -11,6 +12,7 @@ import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
 from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -24,21 +26,8 @@ def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
-def uvicorn_access_fields(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
-    """uvicorn.access records carry (client, method, path, http version, status) as args."""
-    record: logging.LogRecord | None = event.get("_record")
-    if record is not None and record.name == "uvicorn.access" and isinstance(record.args, tuple):
-        args: tuple[Any, ...] = record.args
-        if len(args) == 5:
-            client, method, url, _version, status = args
-            event.update(
-                event="request",
-                http_method=method,
-                url=url,
-                status_code=status,
-                client_addr=client,
-            )
-    return event
+def _json(event: Any, **_: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -56,11 +45,11 @@ def configure_logging(level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, uvicorn_access_fields],
+        foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json),
         ],
     )
     handler = logging.StreamHandler(sys.stdout)
@@ -72,3 +61,6 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # One line per request: the request observer's (pix_erase.access, with the duration
+    # and the trace id); uvicorn's own access line would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True

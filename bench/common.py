@@ -206,3 +206,21 @@ def versions() -> str:
         f"Pillow {pillow_version}, OpenCV {cv2.__version__}, "
         f"pyvips {pyvips.__version__} (libvips {pyvips.version(0)}.{pyvips.version(1)})"
     )
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and every live descendant, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, frontier = 0.0, {pid}
+    while frontier:
+        total += sum(stats[p][1] for p in frontier if p in stats)
+        frontier = {child for child, (parent, _) in stats.items() if parent in frontier}
+    return total

@@ -51,13 +51,19 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+
 @contextmanager
-def served(data_dir: Path) -> Iterator[str]:
+def served(data_dir: Path, **extra_env: str) -> Iterator[Server]:
     """``pix-erase serve`` on a free port; SIGTERM at the end, SIGKILL after 30 s."""
     port = free_port()
     # A DATABASE_URL or REDIS_URL from the caller's shell would point serve elsewhere.
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env |= {"PIX_ERASE_DATA_DIR": str(data_dir), "UVICORN_PORT": str(port)}
+    env |= {"PIX_ERASE_DATA_DIR": str(data_dir), "UVICORN_PORT": str(port), **extra_env}
     log_path = data_dir / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -69,7 +75,7 @@ def served(data_dir: Path) -> Iterator[str]:
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, process, log_path)
-            yield base
+            yield Server(base, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -181,8 +187,8 @@ def main() -> None:
     print(f"sample: 4000x3000 JPEG q90 {len(photo) / 1e6:.2f} MB; operation {OPERATION}")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        served(Path(tmp)) as base,
-        httpx.Client(base_url=base, timeout=60) as http,
+        served(Path(tmp)) as server,
+        httpx.Client(base_url=server.base, timeout=60) as http,
     ):
         login(http)
         # The first job starts the worker pool's processes; report it, don't mix it in.

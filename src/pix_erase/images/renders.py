@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_erase.container import Services
-from pix_erase.errors import AppError
+from pix_erase.errors import AppError, NotFound
 from pix_erase.images.models import Image
 from pix_erase.processing import (
     Convert,
@@ -100,7 +100,8 @@ async def render(services: Services, image: Image, params: RenderParams) -> tupl
     key = f"{render_prefix(image)}{render_etag(image, params)}.{fmt}"
     data = await services.storage.find_bytes(key)
     if data is None:
-        source = await services.storage.get_bytes(image.storage_key)
+        storage = services.storage
+        source = storage.local_path(image.storage_key) or await storage.get_bytes(image.storage_key)
         max_pixels = services.settings.app.max_image_pixels
         try:
             encoded = await services.pool.run(
@@ -108,6 +109,8 @@ async def render(services: Services, image: Image, params: RenderParams) -> tupl
             )
         except ImageError as exc:
             raise AppError(exc.code, exc.message, 422) from exc
+        except FileNotFoundError as exc:  # deleted while it was being rendered
+            raise NotFound("Image") from exc
         data = encoded.data
         await services.storage.put_bytes(key, data, encoded.content_type)
     return data, CONTENT_TYPES[fmt]

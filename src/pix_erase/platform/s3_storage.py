@@ -122,6 +122,9 @@ class S3Storage:
             data: bytes = await body.read()
             return data
 
+    def local_path(self, key: str) -> Path | None:
+        return None
+
     async def find_bytes(self, key: str) -> bytes | None:
         try:
             return await self.get_bytes(key)

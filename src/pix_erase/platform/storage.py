@@ -27,6 +27,10 @@ class Storage(Protocol):
 
     def stream(self, key: str) -> AsyncIterator[bytes]: ...
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's file when storage is a local directory (a pool process can read
+        it itself instead of receiving its bytes through a pipe); None otherwise."""
+
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
 
@@ -82,6 +86,9 @@ class LocalStorage:
             return await self.get_bytes(key)
         except FileNotFoundError:
             return None
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(self._path(key).open, "rb")

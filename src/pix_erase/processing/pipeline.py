@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .decoding import decode, open_source
 from .encoding import Encoded, Metadata, encode
@@ -42,13 +43,14 @@ class PlannedStep:
 
 
 def run_steps(
-    data: bytes,
+    data: bytes | Path,
     steps: Sequence[PixelStep],
     *,
     max_pixels: int,
     progress: ProgressCallback | None = None,
 ) -> Encoded:
-    """Apply ``steps`` to the first frame of ``data`` and encode the result once.
+    """Apply ``steps`` to the first frame of ``data`` (bytes, or a file's path) and encode
+    the result once.
 
     Pixels are decoded as displayed (EXIF orientation applied; GIF and other animations:
     first frame; palette, 16-bit and CMYK become 8-bit gray/RGB with or without alpha).
@@ -64,6 +66,8 @@ def run_steps(
     output, checked before decoding), corrupt_image, unsupported_format, heic_unavailable.
     ``progress`` receives increasing fractions and finally 1.0.
     """
+    if isinstance(data, Path):  # a local file: read here, not sent through the pool's pipe
+        data = data.read_bytes()
     source = open_source(data, max_pixels=max_pixels)
     output = plan_output(source.format, steps)
     planned = plan_steps(source.size, steps, output.format, max_pixels)

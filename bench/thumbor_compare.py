@@ -1,7 +1,7 @@
 """PixErase against thumbor on thumbor's own job: fit a 12 MP photo into 512x512, JPEG q80.
 
 Starts both servers itself on free loopback ports: thumbor 7.8 from its own virtual
-environment (made once under bench/out/thumbor-venv with uv, from PyPI; file loader, no
+environment (made once under ~/.cache/pix-erase-bench with uv, from PyPI; file loader, no
 result storage) and ``pix-erase serve`` (fresh data directory, tracing off, one image
 process, as thumbor computes in one process). Requests alternate between the two, one
 client, one at a time, so both run under the same load; every request asks for a box
@@ -46,7 +46,7 @@ from bench.common import (
 from bench.serve_overhead import Server, free_port, login, served
 
 THUMBOR = "thumbor==7.8.0"
-VENV = Path(__file__).parent / "out" / "thumbor-venv"
+VENV = Path.home() / ".cache" / "pix-erase-bench" / "thumbor-venv"
 BOX = 512
 
 

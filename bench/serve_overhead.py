@@ -1,10 +1,10 @@
 """What the HTTP service adds on top of the image work, for one user's whole flow.
 
 Starts ``pix-erase serve`` as a real process (fresh data directory, free port), signs up
-and logs in with httpx, then N times: upload a 12 MP JPEG, ask for a resize to 2000x1500,
-poll the task every 10 ms until it succeeded, download the result. Each flow is timed
-next to a bare ``run_steps`` call on the same bytes in this process (interleaved), so the
-ratio says what the queue, the database, the storage and HTTP cost.
+and logs in with httpx, then N times: upload a 12 MP JPEG, ask for a resize to 2000x1500
+with ``?wait=30`` (one request answers with the finished task), download the result.
+Each flow is timed next to a bare ``run_steps`` call on the same bytes in this process
+(interleaved), so the ratio says what the queue, the database, the storage and HTTP cost.
 
     uv run python -m bench.serve_overhead [--n 20]
 """
@@ -41,7 +41,6 @@ from pix_erase.processing import Resize, run_steps
 
 MAX_PIXELS = 100_000_000
 OPERATION = {"type": "resize", "width": 2000, "height": 1500}
-POLL_SECONDS = 0.01
 
 
 def free_port() -> int:
@@ -110,7 +109,7 @@ STAGES = (
     ("upload (POST /images)", "upload"),
     ("submit + queue wait (to started_at)", "queue"),
     ("task run on the server (started_at to finished_at)", "run"),
-    ("until a poll sees it (finished_at to response)", "notice"),
+    ("until the answer arrives (finished_at to response)", "notice"),
     ("download (GET content)", "download"),
 )
 
@@ -138,23 +137,20 @@ def _server_time(text: str) -> float:
 
 
 def flow(http: httpx.Client, photo: bytes) -> Flow:
-    """Upload, operate and poll every 10 ms, download; as the README's curl walk-through."""
+    """Upload, operate with `?wait=30`, download; as the README's curl walk-through."""
     start = time.time()
     upload = http.post("/api/v1/images", files={"file": ("photo.jpg", photo, "image/jpeg")})
     upload.raise_for_status()
     uploaded = time.time()
     submit = http.post(
-        f"/api/v1/images/{upload.json()['id']}/operations", json={"operation": OPERATION}
+        f"/api/v1/images/{upload.json()['id']}/operations",
+        params={"wait": 30},
+        json={"operation": OPERATION},
     )
     submit.raise_for_status()
-    task_url = f"/api/v1/tasks/{submit.json()['task_id']}"
-    while True:
-        task = http.get(task_url).json()
-        if task["status"] == "succeeded":
-            break
-        if task["status"] == "failed":
-            raise RuntimeError(f"task failed: {task}")
-        time.sleep(POLL_SECONDS)
+    task = submit.json()
+    if submit.status_code != 200 or task["status"] != "succeeded":
+        raise RuntimeError(f"task did not succeed within the wait: {task}")
     done = time.time()
     result = http.get(f"/api/v1/images/{task['result']['image_id']}/content")
     result.raise_for_status()

@@ -183,3 +183,31 @@ def test_probe_encoded_refuses_non_images() -> None:
     with pytest.raises(ImageError) as caught:
         probe_encoded(b"<html></html>")
     assert caught.value.code == "unsupported_format"
+
+
+def _photo_jpeg(**params: object) -> bytes:
+    from skimage import data as skdata
+
+    photo = Image.fromarray(skdata.astronaut())  # type: ignore[no-untyped-call]
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90, **params)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"progressive": True}, {"restart_marker_blocks": 4}, {"exif": b"Exif\x00\x00II*\x00"}],
+    ids=["baseline", "progressive", "restart-markers", "exif"],
+)
+def test_a_jpeg_cut_anywhere_is_refused_and_a_whole_one_accepted(
+    tmp_path: Path, params: dict[str, object]
+) -> None:
+    data = _photo_jpeg(**params)
+    assert inspect_bytes(tmp_path, data, name="photo.jpg").format == "jpeg"
+    assert inspect_bytes(tmp_path, data + b"camera trailer \xff\xd8", name="photo.jpg")
+    for fraction in (0.05, 0.2, 0.45, 0.7, 0.9, 0.99):
+        with pytest.raises(ImageError) as caught:
+            inspect_bytes(tmp_path, data[: int(len(data) * fraction)], name="photo.jpg")
+        assert caught.value.code == "corrupt_image"
+    with pytest.raises(ImageError):
+        inspect_bytes(tmp_path, data[:-2], name="photo.jpg")  # all but its end marker

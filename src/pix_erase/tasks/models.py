@@ -18,6 +18,10 @@ class TaskStatus(enum.StrEnum):
     failed = "failed"
 
 
+FINISHED = (TaskStatus.succeeded, TaskStatus.failed)
+"""A task in these states never runs again (a cancelled task is failed `cancelled`)."""
+
+
 class Task(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "tasks"
 

@@ -183,7 +183,10 @@ async def delete_image(image_id: uuid.UUID, user: CurrentUser, images: Images) -
 @router.post(
     "/{image_id}/operations",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={503: {"model": ErrorBody, "description": "The task queue is unavailable"}},
+    responses={
+        429: {"model": ErrorBody, "description": "Too many of your tasks are queued or running"},
+        503: {"model": ErrorBody, "description": "The task queue is unavailable"},
+    },
 )
 async def submit_operation(
     image_id: uuid.UUID, body: OperationRequest, user: CurrentUser, images: Images
@@ -197,7 +200,10 @@ async def submit_operation(
 @watermarks_router.post(
     "/remove-batch",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={503: {"model": ErrorBody, "description": "The task queue is unavailable"}},
+    responses={
+        429: {"model": ErrorBody, "description": "Too many of your tasks are queued or running"},
+        503: {"model": ErrorBody, "description": "The task queue is unavailable"},
+    },
 )
 async def remove_watermark_batch(
     body: BatchWatermarkRequest, user: CurrentUser, images: Images

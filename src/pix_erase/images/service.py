@@ -15,7 +15,7 @@ from pix_erase.images.keys import image_key
 from pix_erase.images.models import Image
 from pix_erase.images.operations import CheckContext, OperationSpec, spec_for, spec_of
 from pix_erase.images.operations.pipeline import KIND as PIPELINE
-from pix_erase.images.operations.pipeline import pipeline_params
+from pix_erase.images.operations.pipeline import check_pipeline, pipeline_params
 from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
 from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import OperationRequest
@@ -160,7 +160,11 @@ class ImageService:
         else:
             assert request.steps is not None  # the request's validator saw to it
             steps = request.steps
+        await check_pipeline(self._context(owner, image), steps)
         return await self._queue(owner, image, PIPELINE, pipeline_params(steps))
+
+    def _context(self, owner: User, image: Image) -> CheckContext:
+        return CheckContext(self.services, self.images, owner.id, image)
 
     async def submit_batch(self, owner: User, request: BatchWatermarkRequest) -> Task:
         first = await self.get_owned(owner, request.image_ids[0])
@@ -172,7 +176,7 @@ class ImageService:
         """Refuse now what the task could only fail on later (foreign ids, wrong sizes),
         then queue it."""
         if spec.check is not None:
-            await spec.check(CheckContext(self.services, self.images, owner.id, image), params)
+            await spec.check(self._context(owner, image), params)
         return await self._queue(owner, image, spec.kind, params.model_dump(mode="json"))
 
     async def _queue(self, owner: User, image: Image, kind: str, params: dict[str, Any]) -> Task:

@@ -22,6 +22,7 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def serve_target(log_dir: Path) -> Target:
+    log_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = PixProcess(
@@ -32,6 +33,7 @@ def serve_target(log_dir: Path) -> Target:
 
 
 def production_target(log_dir: Path) -> Target:
+    log_dir.mkdir(parents=True, exist_ok=True)
     backends = ProductionBackends()
     env = _env(log_dir / "data", **backends.env(), WORKER_METRICS_PORT=str(free_port()))
     subprocess.run([sys.executable, "-m", "pix_erase", "migrate"], env=env, check=True)

@@ -52,6 +52,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SHUTDOWN_GRACE_SECONDS": str(app.shutdown_grace_seconds),
         "WORKER_METRICS_PORT": str(free_port()),  # several workers may run side by side
     }
+    tasks = settings.tasks
+    env |= {
+        "TASK_TIME_LIMIT_SECONDS": str(tasks.time_limit_seconds),
+        "TASK_MAX_ATTEMPTS": str(tasks.max_attempts),
+        "MAX_ACTIVE_TASKS_PER_USER": str(tasks.max_active_per_user),
+        "TASK_MEMORY_BUDGET_BYTES": str(tasks.memory_budget_bytes),
+        "SWEEP_GRACE_SECONDS": str(tasks.sweep_grace_seconds),
+        "SWEEP_INTERVAL_SECONDS": str(tasks.sweep_interval_seconds),
+    }
     if app.database_url:
         env["DATABASE_URL"] = app.database_url
     if app.redis_url:

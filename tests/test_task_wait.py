@@ -44,23 +44,11 @@ async def test_get_with_wait_answers_once_the_task_has_ended(user: UserClient) -
     assert task["status"] == "succeeded"
 
 
-async def test_a_failed_task_ends_the_wait_too(user: UserClient) -> None:
-    image_id = await upload(user)
-    response = await user.post(
-        f"/api/v1/images/{image_id}/operations?wait=30",
-        json={"steps": [{"type": "resize", "scale": 4}] * 8},  # far past the pixel limit
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "failed"
-    assert response.json()["error"]["code"] == "result_too_large"
-
-
 @contextmanager
 def frozen_image_work(app: FastAPI) -> Iterator[None]:
     """SIGSTOP the pool processes of the in-process worker (`serve`), SIGCONT at the end:
-    no task can end meanwhile. Reads the executor's private process table; tests only."""
-    processes = services_of(app).pool._executor._processes.values()
-    pids = [pid for process in processes if (pid := process.pid) is not None]
+    no task can end meanwhile."""
+    pids = services_of(app).pool.pids()
     assert pids, "run a task first so the pool has processes"
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
@@ -106,3 +94,18 @@ async def test_waiting_on_someone_elses_task_is_a_404(
     ]
     stranger = await signup_and_login(client)
     assert (await stranger.get(f"/api/v1/tasks/{task_id}?wait=5")).status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_cancelled_task_ends_the_wait_as_failed(user: UserClient, app: FastAPI) -> None:
+    image_id = await upload(user)
+    await user.post(f"/api/v1/images/{image_id}/operations?wait=30", json=GRAY)  # pool up
+    with frozen_image_work(app):
+        task_id = (await user.post(f"/api/v1/images/{image_id}/operations", json=GRAY)).json()[
+            "task_id"
+        ]
+        cancelled = await user.post(f"/api/v1/tasks/{task_id}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        task = (await user.get(f"/api/v1/tasks/{task_id}", params={"wait": 30})).json()
+    assert task["status"] == "failed"
+    assert task["error"]["code"] == "cancelled"

@@ -1,4 +1,4 @@
-"""The `pix-erase` command: serve, api, worker, migrate, create-admin."""
+"""The `pix-erase` command: serve, api, worker, migrate, sweep, create-admin."""
 
 import asyncio
 import getpass
@@ -81,6 +81,32 @@ def migrate() -> None:
     settings = _settings()
     upgrade_head(settings.app.resolved_database_url)
     typer.echo("database is at the newest schema")
+
+
+@app.command()
+def sweep(
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep objects younger than this many seconds (default SWEEP_GRACE_SECONDS)."
+        ),
+    ] = None,
+) -> None:
+    """Delete stored objects that no image references (older than the grace period)."""
+    from pix_erase.container import build_services
+    from pix_erase.images.sweep import sweep_orphans
+
+    settings = _settings()
+
+    async def run() -> list[str]:
+        services = build_services(settings, processes=1)
+        try:
+            return await sweep_orphans(services, grace)
+        finally:
+            await services.close()
+
+    deleted = asyncio.run(run())
+    typer.echo(f"deleted {len(deleted)} unreferenced objects")
 
 
 def _read_password() -> str:

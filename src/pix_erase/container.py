@@ -4,7 +4,8 @@ The API (`create_app`) and the worker both build one `Services` at start-up and 
 at shutdown; request and task code receives it through dependencies.
 """
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -31,6 +32,13 @@ class Services:
     pool: ProcessPool
     broker: AsyncBroker
     task_events: TaskEvents
+    # Interactive work (upload checks, EXIF, previews) has a process of its own, so it
+    # never waits behind a long task in `pool`.
+    quick_pool: ProcessPool
+    # Set when the process is stopping: work cancelled from then on is re-queued, not
+    # failed (see `tasks.runner`); `running_tasks` is what must be stopped.
+    stopping: bool = False
+    running_tasks: "set[asyncio.Task[object]]" = field(default_factory=set)
 
     @property
     def upload_dir(self) -> Path:
@@ -47,11 +55,12 @@ class Services:
             return configured.get_secret_value().encode()
         return load_or_create_secret(self.settings.app.data_dir / "render-url-secret")
 
-    async def close(self, *, wait: bool = True) -> None:
+    async def close(self) -> None:
         await self.task_events.close()
         await self.storage.close()
         await self.engine.dispose()
-        self.pool.close(wait=wait)
+        self.pool.close()
+        self.quick_pool.close()
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -76,4 +85,5 @@ def build_services(settings: Settings, processes: int | None = None) -> Services
         pool=ProcessPool(processes or settings.app.processes),
         broker=broker,
         task_events=create_task_events(settings.app.redis_url),
+        quick_pool=ProcessPool(settings.tasks.quick_processes, name="quick"),
     )

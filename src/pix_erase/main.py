@@ -1,6 +1,7 @@
 """The ASGI application: `create_app(settings)` wires routes, errors, observability and
 the lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from pix_erase.container import Services, build_services
 from pix_erase.errors import install_error_handlers
 from pix_erase.images.router import router as images_router
 from pix_erase.images.router import watermarks_router
+from pix_erase.images.sweep import sweep_periodically
 from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.metrics import APP_INFO, exposition
 from pix_erase.platform.observability.tracing import (
@@ -41,13 +43,17 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
         app.state.services = services
         APP_INFO.labels(app_name).set(1)
         await services.task_events.start()
+        sweeper = None
         try:
             if in_process_worker:
                 await start_in_process_worker(services)
+                sweeper = asyncio.create_task(sweep_periodically(services))
             else:
                 await services.broker.startup()
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             if in_process_worker:
                 await stop_in_process_worker(services)
             else:

@@ -8,7 +8,7 @@ image work to a pool of `--processes N` processes (so metrics live in one proces
 import asyncio
 import signal
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from prometheus_client import start_http_server
@@ -18,6 +18,7 @@ from taskiq.receiver import Receiver
 import pix_erase.models  # noqa: F401  (every table, so foreign keys resolve)
 from pix_erase.container import Services, build_services
 from pix_erase.images.operations import TASK_HANDLERS
+from pix_erase.images.sweep import sweep_periodically
 from pix_erase.platform.broker import RUN_TASK, enqueue_task
 from pix_erase.platform.db import transaction
 from pix_erase.platform.faults import UNAVAILABLE
@@ -30,6 +31,7 @@ from pix_erase.tasks.runner import TaskRunner
 
 log = structlog.get_logger(__name__)
 MAX_RETRY_DELAY = 30.0
+STOP_TIMEOUT = 15.0  # for stopped tasks to record that they go back to the queue
 
 
 async def run_task(
@@ -40,6 +42,13 @@ async def run_task(
     """Run one task; returns its outcome ("succeeded", "failed"), None when skipped."""
     try:
         return await TaskRunner(services, TASK_HANDLERS).run(uuid.UUID(task_id))
+    except asyncio.CancelledError:
+        # Stopped at shutdown (the runner put it back to queued). taskiq acks a cancelled
+        # task like any other, so a Redis worker sends it again first; the in-process
+        # broker's queue dies with the process (`requeue_unfinished` runs it at the start).
+        if services.stopping and isinstance(context.broker, ReliableStreamBroker):
+            await context.requeue()
+        raise
     except UNAVAILABLE as exc:
         # A backend is down: put the task back (after a pause) instead of failing it.
         retries = int(context.message.labels.get("X-Taskiq-requeue", 0))
@@ -72,14 +81,29 @@ async def start_in_process_worker(services: Services) -> None:
     await requeue_unfinished(services)
 
 
+async def stop_running_tasks(services: Services, others: "set[asyncio.Task[Any]]") -> int:
+    """Stop what still runs after the grace period: each running task goes back to queued
+    (its pool process is killed); `others` (not started yet) are cancelled as they are."""
+    services.stopping = True
+    running = {*services.running_tasks, *others}
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=STOP_TIMEOUT)
+        log.warning("tasks_unfinished_at_shutdown", count=len(services.running_tasks))
+    return len(running)
+
+
 async def stop_in_process_worker(services: Services) -> None:
-    """Let running tasks finish (bounded), then stop the broker."""
+    """Let running tasks finish for the grace period; then stop them (they stay queued, so
+    the next start runs them: `requeue_unfinished`) and stop the broker."""
+    services.stopping = True
     broker = services.broker
     if isinstance(broker, InMemoryBroker):
         try:
             await asyncio.wait_for(broker.wait_all(), services.settings.app.shutdown_grace_seconds)
         except TimeoutError:
-            log.warning("tasks_unfinished_at_shutdown")
+            await stop_running_tasks(services, set(broker._running_tasks))
     await broker.shutdown()
 
 
@@ -102,6 +126,7 @@ async def run_worker(settings: Settings, processes: int) -> None:
         wait_tasks_timeout=grace,
     )
     finish = asyncio.Event()
+    sweeper = asyncio.create_task(sweep_periodically(services))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, finish.set)
@@ -115,17 +140,21 @@ async def run_worker(settings: Settings, processes: int) -> None:
     listening = asyncio.create_task(receiver.listen(finish))
     try:
         await finish.wait()
+        services.stopping = True
         log.info("worker_stopping", grace_seconds=grace)
         try:
             await asyncio.wait_for(asyncio.shield(listening), grace + 5)
         except TimeoutError:
             listening.cancel()
     finally:
+        services.stopping = True
         if not listening.done():
             listening.cancel()
-        requeued = await broker.requeue_held()
+        stopped = await stop_running_tasks(services, set())
+        sweeper.cancel()
+        requeued = stopped + await broker.requeue_held()
         await broker.shutdown()
-        await services.close(wait=False)
+        await services.close()
         metrics_server.shutdown()
         metrics_thread.join(timeout=5)
         shutdown_tracing()

@@ -4,7 +4,8 @@ render without a session (for an `<img>` on another site).
 
 A render is what thumbor or imgproxy answer to one GET: the request names the whole job,
 so the answer is cacheable by the browser (`ETag`) and by PixErase (the stored bytes).
-Its work runs in the process pool like every image job, never on the event loop.
+Its work runs in the quick process pool (with upload checks, never behind a long task),
+never on the event loop.
 """
 
 import base64
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError, NotFound
+from pix_erase.images.keys import render_prefix
 from pix_erase.images.models import Image
 from pix_erase.processing import (
     Convert,
@@ -97,14 +99,14 @@ def render_etag(image: Image, params: RenderParams) -> str:
 async def render(services: Services, image: Image, params: RenderParams) -> tuple[bytes, str]:
     """The render's bytes and content type: from the cache, or made and cached."""
     fmt = _format(params, image)
-    key = f"{render_prefix(image)}{render_etag(image, params)}.{fmt}"
+    key = f"{render_prefix(image.owner_id, image.id)}{render_etag(image, params)}.{fmt}"
     data = await services.storage.find_bytes(key)
     if data is None:
         storage = services.storage
         source = storage.local_path(image.storage_key) or await storage.get_bytes(image.storage_key)
         max_pixels = services.settings.app.max_image_pixels
         try:
-            encoded = await services.pool.run(
+            encoded = await services.quick_pool.run(
                 run_steps, source, steps_for(params, image), max_pixels=max_pixels
             )
         except ImageError as exc:
@@ -114,11 +116,6 @@ async def render(services: Services, image: Image, params: RenderParams) -> tupl
         data = encoded.data
         await services.storage.put_bytes(key, data, encoded.content_type)
     return data, CONTENT_TYPES[fmt]
-
-
-def render_prefix(image: Image) -> str:
-    """Where the renders of one image are cached (deleted with the image)."""
-    return f"renders/{image.owner_id}/{image.id}/"
 
 
 def sign(secret: bytes, image_id: uuid.UUID, params: RenderParams, expires: int) -> str:

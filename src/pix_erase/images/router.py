@@ -220,6 +220,7 @@ async def delete_image(image_id: uuid.UUID, user: CurrentUser, images: Images) -
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         200: {"model": TaskOut, "description": "The task, finished within `wait`"},
+        429: {"model": ErrorBody, "description": "Too many of your tasks are queued or running"},
         503: {"model": ErrorBody, "description": "The task queue is unavailable"},
     },
 )
@@ -248,7 +249,10 @@ async def submit_operation(
 @watermarks_router.post(
     "/remove-batch",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={503: {"model": ErrorBody, "description": "The task queue is unavailable"}},
+    responses={
+        429: {"model": ErrorBody, "description": "Too many of your tasks are queued or running"},
+        503: {"model": ErrorBody, "description": "The task queue is unavailable"},
+    },
 )
 async def remove_watermark_batch(
     body: BatchWatermarkRequest, user: CurrentUser, images: Images

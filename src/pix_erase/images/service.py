@@ -11,13 +11,12 @@ import structlog
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError, NotFound
-from pix_erase.images.keys import image_key
+from pix_erase.images.keys import image_key, render_prefix
 from pix_erase.images.models import Image
 from pix_erase.images.operations import CheckContext, OperationSpec, spec_for, spec_of
 from pix_erase.images.operations.pipeline import KIND as PIPELINE
-from pix_erase.images.operations.pipeline import pipeline_params
+from pix_erase.images.operations.pipeline import check_pipeline, pipeline_params
 from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
-from pix_erase.images.renders import render_prefix
 from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import OperationRequest
 from pix_erase.platform.db import UnitOfWork
@@ -91,7 +90,7 @@ class ImageService:
                 _copy_limited, file, staged, settings.max_upload_bytes
             )
             try:
-                info: ImageInfo = await self.services.pool.run(
+                info: ImageInfo = await self.services.quick_pool.run(
                     inspect_image,
                     str(staged),
                     max_pixels=settings.max_image_pixels,
@@ -123,14 +122,14 @@ class ImageService:
 
     async def exif(self, image: Image) -> dict[str, Any]:
         data = await self.services.storage.get_bytes(image.storage_key)
-        return await self.services.pool.run(read_exif, data)
+        return await self.services.quick_pool.run(read_exif, data)
 
     async def delete(self, image: Image) -> None:
         # The row goes in this transaction; the object once it has committed. If the
         # object's removal then fails, what is left is an unreachable object (logged as
         # `orphan_object`), never a row whose content is missing.
         await self.images.delete(image)
-        key, renders = image.storage_key, render_prefix(image)
+        key, renders = image.storage_key, render_prefix(image.owner_id, image.id)
         self.uow.after_commit(lambda: self._delete_objects(key, renders))
 
     async def _delete_objects(self, key: str, renders: str) -> None:
@@ -151,7 +150,11 @@ class ImageService:
         else:
             assert request.steps is not None  # the request's validator saw to it
             steps = request.steps
+        await check_pipeline(self._context(owner, image), steps)
         return await self._queue(owner, image, PIPELINE, pipeline_params(steps))
+
+    def _context(self, owner: User, image: Image) -> CheckContext:
+        return CheckContext(self.services, self.images, owner.id, image)
 
     async def submit_batch(self, owner: User, request: BatchWatermarkRequest) -> Task:
         first = await self.get_owned(owner, request.image_ids[0])
@@ -163,7 +166,7 @@ class ImageService:
         """Refuse now what the task could only fail on later (foreign ids, wrong sizes),
         then queue it."""
         if spec.check is not None:
-            await spec.check(CheckContext(self.services, self.images, owner.id, image), params)
+            await spec.check(self._context(owner, image), params)
         return await self._queue(owner, image, spec.kind, params.model_dump(mode="json"))
 
     async def _queue(self, owner: User, image: Image, kind: str, params: dict[str, Any]) -> Task:

@@ -8,6 +8,7 @@ never held whole in memory.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,12 +146,20 @@ class S3Storage:
         await s3.delete_object(Bucket=self.bucket, Key=key)
 
     async def list_keys(self, prefix: str) -> list[str]:
+        return [key for key, _ in await self.list_objects(prefix)]
+
+    async def list_objects(self, prefix: str) -> list[tuple[str, datetime]]:
         s3 = await self._s3()
-        keys: list[str] = []
+        found: list[tuple[str, datetime]] = []
         paginator = s3.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
-        return sorted(keys)
+            for item in page.get("Contents", []):
+                if "Key" in item and "LastModified" in item:
+                    modified = item["LastModified"]
+                    if modified.tzinfo is None:
+                        modified = modified.replace(tzinfo=UTC)
+                    found.append((item["Key"], modified))
+        return sorted(found)
 
     async def ping(self) -> None:
         s3 = await self._s3()

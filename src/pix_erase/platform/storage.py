@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +37,9 @@ class Storage(Protocol):
 
     async def list_keys(self, prefix: str) -> list[str]:
         """Every key that starts with `prefix` (for audits and orphan sweeps)."""
+
+    async def list_objects(self, prefix: str) -> list[tuple[str, datetime]]:
+        """Every key that starts with `prefix`, with when it was last written (UTC)."""
 
     async def ping(self) -> None:
         """Raise if the storage cannot be reached."""
@@ -102,14 +106,24 @@ class LocalStorage:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
     async def list_keys(self, prefix: str) -> list[str]:
-        def scan() -> list[str]:
-            return sorted(
-                path.relative_to(self.root).as_posix()
-                for path in self.root.rglob("*")
-                if path.is_file() and self._tmp not in path.parents
-            )
+        return [key for key, _ in await self.list_objects(prefix)]
 
-        return [key for key in await asyncio.to_thread(scan) if key.startswith(prefix)]
+    async def list_objects(self, prefix: str) -> list[tuple[str, datetime]]:
+        def scan() -> list[tuple[str, datetime]]:
+            found = []
+            for path in self.root.rglob("*"):
+                key = path.relative_to(self.root).as_posix()
+                if not key.startswith(prefix) or self._tmp in path.parents:
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # deleted while we looked
+                    continue
+                if path.is_file():
+                    found.append((key, datetime.fromtimestamp(stat.st_mtime, UTC)))
+            return sorted(found)
+
+        return await asyncio.to_thread(scan)
 
     async def ping(self) -> None:
         if not await asyncio.to_thread(os.access, self.root, os.W_OK):

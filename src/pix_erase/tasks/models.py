@@ -19,6 +19,7 @@ class TaskStatus(enum.StrEnum):
 
 
 FINISHED = frozenset({TaskStatus.succeeded, TaskStatus.failed})
+"""A task in these states never runs again (a cancelled task is failed `cancelled`)."""
 
 
 class Task(IdMixin, CreatedAtMixin, Base):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from pix_erase.images.operations.registry import CheckContext, Handler, OperationSpec
 
-_INFRASTRUCTURE = {"__main__", "registry", "results", "params"}
+_INFRASTRUCTURE = {"__main__", "registry", "results", "params", "budget"}
 
 
 def _discover() -> tuple[OperationSpec[Any], ...]:

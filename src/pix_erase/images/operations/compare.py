@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_erase.container import Services
+from pix_erase.images.operations.budget import WHOLE_IMAGE_OPERATION, pixels
 from pix_erase.images.operations.params import EXAMPLE_ID
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
@@ -28,7 +29,9 @@ class Compare(BaseModel):
 
 
 async def check(context: CheckContext, params: Compare) -> None:
-    await context.own(params.other_image_id)
+    other = await context.own(params.other_image_id)
+    both = pixels(context.image) + pixels(other)
+    context.require_memory(both * WHOLE_IMAGE_OPERATION, "Comparing these images")
 
 
 async def run_compare(services: Services, task: Task, progress: ProgressCallback) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pix_erase.container import Services
+from pix_erase.errors import AppError
+from pix_erase.images.operations.budget import WHOLE_IMAGE_OPERATION, check_inside, pixels
 from pix_erase.images.operations.params import MAX_SHAPES, Rect, Stroke
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
@@ -44,9 +46,27 @@ class Erase(BaseModel):
         return self
 
 
+MAX_STROKE_POINTS = 100_000  # over all strokes
+
+
 async def check(context: CheckContext, params: Erase) -> None:
+    """Masks must be the owner's and the source's size; shapes must lie near the picture
+    (1e308 is no coordinate); the work must fit the memory budget."""
     if params.mask_image_id is not None:
         await context.own_mask(params.mask_image_id)
+    image = context.image
+    for x, y, w, h in params.rects or []:
+        check_inside([(x, y), (x + w, y + h)], image, "A rectangle")
+    strokes = params.strokes or []
+    if sum(len(stroke.points) for stroke in strokes) > MAX_STROKE_POINTS:
+        raise AppError(
+            "too_many_points", f"Strokes may have {MAX_STROKE_POINTS:,} points in all.", 422
+        )
+    for stroke in strokes:
+        check_inside(stroke.points, image, "A stroke")
+        if stroke.radius > max(image.width, image.height):
+            raise AppError("shape_outside_image", "A stroke's radius exceeds the image.", 422)
+    context.require_memory(pixels(image) * WHOLE_IMAGE_OPERATION, "Erasing this image")
 
 
 async def run_erase(services: Services, task: Task, progress: ProgressCallback) -> dict[str, Any]:

@@ -3,20 +3,38 @@
 Every step of `pix_erase.processing.steps` is an operation here, alone or in `steps`.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from pix_erase.container import Services
-from pix_erase.images.operations.registry import OperationSpec
+from pix_erase.images.operations.budget import pipeline_peak, planning_error
+from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
 from pix_erase.platform.pool import report_progress
-from pix_erase.processing import STEP_TYPES, Step, run_steps
+from pix_erase.processing import STEP_TYPES, ImageError, PixelStep, Step, run_steps
 from pix_erase.processing.progress import ProgressCallback
 from pix_erase.tasks.models import Task
 
 KIND = "pipeline"
 _steps = TypeAdapter(list[Step])
+
+
+async def check_pipeline(context: CheckContext, steps: Sequence[PixelStep]) -> None:
+    """Refuse a pipeline whose planned sizes break the limits or whose peak memory, from
+    the stored image's size, exceeds the budget (e.g. 1x1 pixel grown to 100 MP by eight
+    resizes, then sharpened)."""
+    max_pixels = context.services.settings.app.max_image_pixels
+    try:
+        peak = pipeline_peak(context.image, steps, max_pixels)
+    except ImageError as exc:
+        raise planning_error(exc) from exc
+    context.require_memory(peak, "This pipeline")
+
+
+async def check_step(context: CheckContext, step: PixelStep) -> None:
+    await check_pipeline(context, [step])
 
 
 def pipeline_params(steps: list[Step]) -> dict[str, Any]:
@@ -43,5 +61,6 @@ async def run_pipeline(
 
 
 SPECS = tuple(
-    OperationSpec(params=step, kind=KIND, handler=run_pipeline, step=True) for step in STEP_TYPES
+    OperationSpec(params=step, kind=KIND, handler=run_pipeline, check=check_step, step=True)
+    for step in STEP_TYPES
 )

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pix_erase.container import Services
 from pix_erase.errors import AppError, NotFound
 from pix_erase.images.models import Image
+from pix_erase.images.operations.budget import require_budget
 from pix_erase.images.repository import ImageRepository
 from pix_erase.processing.progress import ProgressCallback
 from pix_erase.tasks.models import Task
@@ -33,6 +34,10 @@ class CheckContext:
     images: ImageRepository
     owner_id: uuid.UUID
     image: Image
+
+    def require_memory(self, estimate: int, what: str) -> None:
+        """422 `over_memory_budget` when `estimate` bytes exceed TASK_MEMORY_BUDGET_BYTES."""
+        require_budget(estimate, self.services.settings.tasks.memory_budget_bytes, what)
 
     async def own(self, image_id: uuid.UUID) -> Image:
         """Another image of the same owner; 404 (as for a missing one) otherwise."""

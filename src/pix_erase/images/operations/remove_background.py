@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError
+from pix_erase.images.operations.budget import WHOLE_IMAGE_OPERATION, check_inside, pixels
 from pix_erase.images.operations.params import COLOUR, Rect
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
@@ -49,6 +50,11 @@ class RemoveBackground(BaseModel):
 
 
 async def check(context: CheckContext, params: RemoveBackground) -> None:
+    image = context.image
+    if params.rect is not None:
+        x, y, w, h = params.rect
+        check_inside([(x, y), (x + w, y + h)], image, "The rectangle")
+    context.require_memory(pixels(image) * WHOLE_IMAGE_OPERATION, "Cutting out this image")
     if params.hint_mask_image_id is not None:
         await context.own_mask(params.hint_mask_image_id)
     if params.method == "model" and not context.services.settings.app.bg_model_path:

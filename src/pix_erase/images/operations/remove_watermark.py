@@ -5,8 +5,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pix_erase.container import Services
+from pix_erase.images.operations.budget import WHOLE_IMAGE_OPERATION, check_inside, pixels
 from pix_erase.images.operations.params import MAX_SHAPES, Rect
-from pix_erase.images.operations.registry import OperationSpec
+from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
 from pix_erase.platform.pool import report_progress
 from pix_erase.processing import remove_watermark
@@ -31,6 +32,13 @@ class RemoveWatermark(BaseModel):
     )
 
 
+async def check(context: CheckContext, params: RemoveWatermark) -> None:
+    image = context.image
+    for x, y, w, h in params.hint_rects or []:
+        check_inside([(x, y), (x + w, y + h)], image, "A hint rectangle")
+    context.require_memory(pixels(image) * WHOLE_IMAGE_OPERATION, "Finding watermarks here")
+
+
 async def run_remove_watermark(
     services: Services, task: Task, progress: ProgressCallback
 ) -> dict[str, Any]:
@@ -50,5 +58,10 @@ async def run_remove_watermark(
 
 
 SPECS = (
-    OperationSpec(params=RemoveWatermark, kind="remove_watermark", handler=run_remove_watermark),
+    OperationSpec(
+        params=RemoveWatermark,
+        kind="remove_watermark",
+        handler=run_remove_watermark,
+        check=check,
+    ),
 )

@@ -4,8 +4,13 @@ A result's id derives from its task's id, so a task delivered twice writes the s
 object and row again instead of a duplicate.
 """
 
+import asyncio
 import hashlib
 import uuid
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError
@@ -15,7 +20,9 @@ from pix_erase.images.naming import result_filename
 from pix_erase.images.repository import ImageRepository
 from pix_erase.platform.db import transaction
 from pix_erase.processing import Encoded
-from pix_erase.tasks.models import Task
+from pix_erase.tasks.models import Task, TaskStatus
+
+log = structlog.get_logger(__name__)
 
 
 def result_id(task_id: uuid.UUID, name: str = "result") -> uuid.UUID:
@@ -45,14 +52,21 @@ async def read_image(
 async def store_result(
     services: Services, task: Task, parent: Image, encoded: Encoded, operation: str, name: str
 ) -> uuid.UUID:
-    """Write the object, then its row (idempotent: same id and key on a re-run)."""
+    """Write the object, then its row (idempotent: same id and key on a re-run).
+
+    The row is written only while the task is still running (not cancelled) and its
+    source still exists; otherwise, or if the row cannot be written, the object goes too.
+    """
     image_id = result_id(task.id, name)
     key = image_key(task.owner_id, image_id)
+    async with services.sessionmaker() as session:
+        if await ImageRepository(session).get(image_id) is not None:
+            return image_id  # an earlier run of this task stored it
     await services.storage.put_bytes(key, encoded.data, encoded.content_type)
-    async with transaction(services.sessionmaker) as session:
-        images = ImageRepository(session)
-        if await images.get(image_id) is None:
-            await images.add(
+    try:
+        async with transaction(services.sessionmaker) as session:
+            await _still_wanted(session, task, parent)
+            await ImageRepository(session).add(
                 Image(
                     id=image_id,
                     owner_id=task.owner_id,
@@ -70,4 +84,30 @@ async def store_result(
                     ),
                 )
             )
+    except BaseException as exc:
+        await asyncio.shield(_forget(services, key))
+        if isinstance(exc, IntegrityError):  # the source's row went between check and insert
+            raise _source_deleted() from exc
+        raise
     return image_id
+
+
+async def _still_wanted(session: AsyncSession, task: Task, parent: Image) -> None:
+    row = await session.get(Task, task.id)
+    if row is None or row.status != TaskStatus.running:
+        raise AppError("cancelled", "The task was cancelled; its result was not stored.")
+    if await ImageRepository(session).get(parent.id) is None:
+        raise _source_deleted()
+
+
+def _source_deleted() -> AppError:
+    return AppError(
+        "source_deleted", "The source image was deleted while the task ran; nothing was stored."
+    )
+
+
+async def _forget(services: Services, key: str) -> None:
+    try:
+        await services.storage.delete(key)
+    except Exception:
+        log.exception("orphan_object", storage_key=key)  # the sweep will take it

@@ -10,6 +10,7 @@ from pix_erase.setup.config.app import AppSettings
 from pix_erase.setup.config.obversability import ObservabilitySettings
 from pix_erase.setup.config.server import ServerSettings
 from pix_erase.setup.config.storage import StorageSettings
+from pix_erase.setup.config.tasks import TaskSettings
 
 
 class Settings(BaseModel):
@@ -19,6 +20,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
 
 
 def load_settings() -> Settings:
@@ -32,5 +34,6 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StorageSettings",
+    "TaskSettings",
     "load_settings",
 ]

@@ -97,15 +97,15 @@ def make_traffic(run: Run, base: str, backends: ProductionBackends) -> None:
         result = wait_task(http, task_id)
         http.get(f"/api/v1/images/{result['result']['image_id']}/content", headers=chained)
 
-        big = http.post(
+        plain = http.post(
             "/api/v1/images",
-            files={"file": ("c.png", encode(Image.new("RGB", (4000, 3000)), "PNG"))},
+            files={"file": ("c.png", encode(Image.new("RGB", (400, 300)), "PNG"))},
         ).json()
-        too_large = http.post(
-            f"/api/v1/images/{big['id']}/operations",
-            json={"operation": {"type": "resize", "scale": 4}},
+        nothing = http.post(
+            f"/api/v1/images/{plain['id']}/operations",
+            json={"operation": {"type": "remove_watermark"}},
         ).json()["task_id"]
-        assert wait_task(http, too_large)["status"] == "failed"
+        assert wait_task(http, nothing)["status"] == "failed"  # no watermark found
 
         assert http.get("/api/v1/images/not-a-uuid").status_code == 422
         assert http.get("/no/such/route").status_code == 404

@@ -208,11 +208,22 @@ async def test_compare_with_a_strangers_image_is_404(user: UserClient) -> None:
     assert response.status_code == 404
 
 
-async def test_a_failed_task_says_why(user: UserClient) -> None:
-    # 4000 x 3000 x 4 x 4 = 192 MP: over the test limit of 40 MP.
+async def test_an_oversized_result_is_refused_at_submission(user: UserClient) -> None:
+    # 4000 x 3000 x 4 x 4 = 192 MP: over the test limit of 40 MP; known from the header.
     source = await user.upload_ok(encode(Image.new("RGB", (4000, 3000), (9, 9, 9)), "PNG"))
-    task = await user.run(source["id"], {"operation": {"type": "resize", "scale": 4}})
+    response = await user.post(
+        f"/api/v1/images/{source['id']}/operations",
+        json={"operation": {"type": "resize", "scale": 4}},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "result_too_large"
+
+
+async def test_a_failed_task_says_why(user: UserClient) -> None:
+    # A plain picture has no watermark: known only once the task has looked.
+    source = await user.upload_ok(encode(Image.new("RGB", (400, 300), (9, 9, 9)), "PNG"))
+    task = await user.run(source["id"], {"operation": {"type": "remove_watermark"}})
     assert task["status"] == "failed"
-    assert task["error"]["code"] == "result_too_large"
+    assert task["error"]["code"] == "no_watermark_found"
     assert task["error"]["message"]
     assert task["result"] is None

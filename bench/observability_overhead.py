@@ -6,8 +6,8 @@ receiver, ``tests.otlp.OtlpReceiver``, in this process) and writes a JSON access
 per request; "off" has ``OTEL_TRACES_ENABLED=false`` and ``LOG_LEVEL=WARNING`` (no
 request line). Metrics cannot be switched off: both count and time every request, so
 their cost is in neither ratio. 16 concurrent httpx clients load ``GET /health/live``
-(no database, no body) and ``GET /api/v1/images/{id}/content`` of a 1 MB JPEG, after a
-warm-up, the configurations alternating in rounds. Printed: requests/s, p50, p99, the
+(no database, no body, no span), the authenticated ``GET /api/v1/images/{id}`` and
+``GET /api/v1/images/{id}/content`` of a 1 MB JPEG, after a warm-up, the configurations alternating in rounds. Printed: requests/s, p50, p99, the
 server's CPU time per request (event-loop thread, other threads), ratios on/off.
 
 ``--profile`` names the part that costs: it calls the app in this process through ASGI
@@ -148,6 +148,7 @@ def batch(server: Server, path: str, n: int, samples: Samples) -> None:
 def endpoints(server: Server) -> dict[str, str]:
     return {
         "GET /health/live": "/health/live",
+        "GET /api/v1/images/{id}": f"/api/v1/images/{server.image_id}",
         "GET /api/v1/images/{id}/content (1 MB)": f"/api/v1/images/{server.image_id}/content",
     }
 

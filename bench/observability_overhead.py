@@ -7,8 +7,9 @@ per request; "off" has ``OTEL_TRACES_ENABLED=false`` and ``LOG_LEVEL=WARNING`` (
 request line). Metrics cannot be switched off: both count and time every request, so
 their cost is in neither ratio. 16 concurrent httpx clients load ``GET /health/live``
 (no database, no body, no span), the authenticated ``GET /api/v1/images/{id}`` and
-``GET /api/v1/images/{id}/content`` of a 1 MB JPEG, after a warm-up, the configurations alternating in rounds. Printed: requests/s, p50, p99, the
-server's CPU time per request (event-loop thread, other threads), ratios on/off.
+``GET /api/v1/images/{id}/content`` of a 1 MB JPEG, after a warm-up, the configurations
+alternating in rounds. Printed: requests/s, p50, p99, the server's CPU time per request
+(event-loop thread, other threads), ratios on/off.
 
 ``--profile`` names the part that costs: it calls the app in this process through ASGI
 (no client, no socket) as shipped, then with the access log, the SQL spans, the

@@ -382,7 +382,7 @@ def main() -> None:
             results = measure(servers, args.requests, args.rounds)
             report(results, args.requests)
             # Evidence that each configuration is what it claims to be.
-            lines = {s.name: s.pix.log().count('"event": "request"') for s in servers}
+            lines = {s.name: s.pix.log().count('"event":"request"') for s in servers}
             time.sleep(1)  # the batch span processor exports every few seconds
             print(f"\naccess-log lines written: on {lines['on']}, off {lines['off']}")
             names = Counter(span.name for span in receiver.spans())

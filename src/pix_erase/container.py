@@ -32,7 +32,7 @@ class Services:
     pool: ProcessPool
     broker: AsyncBroker
     task_events: TaskEvents
-    # Interactive work (upload checks, EXIF, previews) has a process of its own, so it
+    # Interactive work (upload checks, EXIF, renders) has a process of its own, so it
     # never waits behind a long task in `pool`.
     quick_pool: ProcessPool
     # Set when the process is stopping: work cancelled from then on is re-queued, not

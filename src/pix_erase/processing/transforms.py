@@ -1,6 +1,6 @@
 """Pixel transforms (rotate, grayscale, resize + sharpen) and the sizes they will produce.
 
-Engines follow the measurements in PERFORMANCE.md: cv2 for rotation and grayscale,
+Engines follow the measurements in docs/performance.md: cv2 for rotation and grayscale,
 pyvips Lanczos-3 for any shrink (cv2's Lanczos aliases when shrinking), cv2 Lanczos-4 for
 pure enlargement. Sizes are computed by the same functions that the pipeline uses to plan
 a job, so a size limit can be checked before any large array is allocated.

@@ -35,8 +35,11 @@ from bench.quality_set import (
     batch_sets,
     blend,
     composites,
+    decoded,
     logo_cases,
     photo,
+    png,
+    psnr,
     text_cases,
     text_coverage,
     u2netp_model,
@@ -85,12 +88,6 @@ class Scores:
         ]
 
 
-def psnr(a: U8, b: U8, where: NDArray[np.bool_]) -> float:
-    difference = a[where].astype(np.float64) - b[where].astype(np.float64)
-    mse = max(float(np.mean(difference * difference)), 1e-10)
-    return 10 * float(np.log10(255**2 / mse))
-
-
 def ssim(a: U8, b: U8, where: NDArray[np.bool_]) -> float:
     """SSIM (Gaussian window, sigma 1.5, as scikit-image) averaged over the region."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -107,16 +104,6 @@ def ssim(a: U8, b: U8, where: NDArray[np.bool_]) -> float:
         s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
         values.append(float(s[where].mean()))
     return float(np.mean(values))
-
-
-def png(pixels: U8) -> bytes:
-    ok, buffer = cv2.imencode(".png", pixels)
-    assert ok
-    return bytes(buffer.tobytes())
-
-
-def decode(data: bytes) -> U8:
-    return np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), np.uint8)
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -156,7 +143,7 @@ def auto_rows(cases: Sequence[Case], label: str) -> list[str]:
             scores.add(case.marked, case, 0.0, np.zeros_like(case.truth))
             continue
         found = np.asarray(Image.open(io.BytesIO(mask.data))) > 0
-        scores.add(decode(result.data)[:, :, :3], case, seconds, found)
+        scores.add(decoded(result.data)[:, :, :3], case, seconds, found)
     suffix = f" ({misses} not found)" if misses else ""
     return scores.row(label + suffix, "own")
 
@@ -171,7 +158,7 @@ def batch_rows(count: int) -> list[list[str]]:
         )
         found = np.asarray(Image.open(io.BytesIO(mask.data))) > 0
         for case, result in zip(cases, results, strict=True):
-            scores.add(decode(result.data)[:, :, :3], case, seconds / len(cases), found)
+            scores.add(decoded(result.data)[:, :, :3], case, seconds / len(cases), found)
             out, took = timed(partial(cv2.inpaint, case.marked, case.mask, 3, cv2.INPAINT_TELEA))
             baseline.add(np.asarray(out, np.uint8), case, took)
         rows.append(scores.row(f"batch of {count}, shared mark, {title}", "own (joint)"))
@@ -199,7 +186,7 @@ def background_rows() -> list[list[str]]:
                     max_pixels=MAX_PIXELS,
                 )
             )
-            found = decode(result.data)[:, :, 3]
+            found = decoded(result.data)[:, :, 3]
             truth = alpha > 0.5
             ious.append(float(((found > 127) & truth).sum() / ((found > 127) | truth).sum()))
             leaks.append(float(found[alpha < 0.01].mean()))

@@ -9,6 +9,13 @@ strokes measure how much each pixel stands out from its surroundings; Otsu's thr
 splits strokes from background, the polarity that separates better wins (both when both
 do, for outlined text), and a 1-pixel dilation covers anti-aliased edges and JPEG halos.
 
+Without hints a line is kept only when it is credible as an overlay (its box is not a
+large part of the picture, and one opacity and colour over a fill of the photo explain its
+strokes): text that belongs to the photo mostly fails that test, so a clean photo is
+refused with ``no_watermark_found`` rather than retouched. What is kept grows into its
+drop shadow, outline or glow (pixels of a band around the strokes that differ from a fill
+of the photo as a blend with black or white does, connected to the strokes).
+
 ``hint_rects`` narrow the search to those rectangles (detection runs on each of them, at
 a finer scale), and a rectangle where no text is found is segmented as a whole with the
 same classical step, which is how a semi-transparent logo is found. Without hints, marks
@@ -18,6 +25,7 @@ that are not text are not found: the user can draw them and call ``erase``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import cv2
@@ -40,6 +48,8 @@ from .phases import phase
 from .pixels import Pixels
 from .text_detector import Quad, detect_text
 
+Floats = NDArray[np.float32]
+
 DETECT_MAX_SIDE: Final = 1280
 # "best" costs ~50-100 µs per masked pixel, telea ~1: above this many masked pixels the
 # automatic removal uses telea so that a big watermark on a big photo stays interactive.
@@ -52,26 +62,97 @@ _BOTH_POLARITIES: Final = 0.95  # the other polarity is kept too above this shar
 _STRONG: Final = 0.5
 _MAX_SHARE: Final = 0.45
 _MIN_SIDE: Final = 4.0
+_MAX_BOX_SHARE: Final = 0.25  # a detected line box larger than this share of the picture
+_MAX_LINE_HEIGHT: Final = 0.3  # a line taller than this share of the picture's short side
+_MIN_CREDIBLE: Final = 0.4  # credibility below this: photo detail, not an overlay
+_SHADOW_REACH: Final = 0.25  # how far a shadow or glow may reach, in box heights
+_SHADOW_ALPHA: Final = 0.08  # the least opacity of a shadow or glow pixel
+_SHADOW_CONTRAST: Final = 10.0  # and the least difference from the fill (0-255)
+_CHANNEL_AGREE: Final = 0.08  # spread of the per-channel opacity estimates
+_SHADOW_SHARE: Final = 0.08  # the least share of the band a shadow or glow covers
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What ``find_watermark`` found: the mask (255 = mark) and how sure it is (0..1)."""
+
+    mask: Mask
+    confidence: float
+
+
+@dataclass(frozen=True)
+class WatermarkRemoval:
+    """The outcome of ``remove_watermark_detailed``.
+
+    ``confidence`` (0..1) is the marked-pixel-weighted credibility of the parts removed:
+    how well a single overlay (one opacity and colour over the fill of the photo) explains
+    their pixels. ``marked_fraction`` is the share of the image's pixels in the mask.
+    """
+
+    result: Encoded
+    mask: Encoded
+    confidence: float
+    marked_fraction: float
 
 
 def detect_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) -> Mask:
     """A mask (255 = watermark) of the text and overlay marks found in ``pixels``."""
+    return find_watermark(pixels, hint_rects=hint_rects).mask
+
+
+def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) -> Detection:
+    """The marks found in ``pixels`` and the confidence in them.
+
+    Without hints, a detected line is kept only when it is credible as an overlay: its
+    box is not a large part of the picture and one opacity and colour over a fill of the
+    photo explain its strokes (``_credibility``). What is kept grows into the shadow,
+    outline or glow around it (``_grow_overlay``).
+    """
     bgr = visible_bgr(pixels)
     height, width = bgr.shape[:2]
     mask = np.zeros((height, width), dtype=np.uint8)
-    regions = _regions(width, height, hint_rects)
-    for x0, y0, x1, y1 in regions:
+    weighted, total = 0.0, 0
+    for x0, y0, x1, y1 in _regions(width, height, hint_rects):
         area = bgr[y0:y1, x0:x1]
         scale = min(1.0, DETECT_MAX_SIDE / max(x1 - x0, y1 - y0))
         small = area if scale >= 1.0 else scaled(area, scale)
         origin = np.array((x0, y0), dtype=np.float32)
         quads = [quad / np.float32(scale) + origin for quad in detect_text(small)]
+        found = False
         for quad in quads:
-            _add_strokes(mask, bgr, quad, _GROW, (x0, y0, x1, y1))
-        if hint_rects and not mask[y0:y1, x0:x1].any():
+            part = _strokes_in(bgr, quad, _GROW, (x0, y0, x1, y1))
+            if part is None:
+                continue
+            box, strokes, grown_short = part
+            short = min(cv2.minAreaRect(quad)[1])
+            bx0, by0, bx1, by1 = box
+            # A "line" as tall as a good part of the picture, or covering much of it, is
+            # the photo's own structure (eyes, fur, coins), not a mark's text.
+            large = cv2.contourArea(
+                quad
+            ) > _MAX_BOX_SHARE * width * height or short > _MAX_LINE_HEIGHT * min(width, height)
+            score = _credibility(bgr, box, strokes)
+            if not hint_rects and (large or score < _MIN_CREDIBLE):
+                continue
+            strokes = _grow_overlay(bgr, box, strokes, grown_short)
+            target = mask[by0:by1, bx0:bx1]
+            np.bitwise_or(target, strokes, out=target)
+            count = int(cv2.countNonZero(strokes))
+            weighted += max(0.0, score) * count
+            total += count
+            found = True
+        if hint_rects and not found:
             corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
-            _add_strokes(mask, bgr, corners, 0.0, (x0, y0, x1, y1))
-    return mask
+            part = _strokes_in(bgr, corners, 0.0, (x0, y0, x1, y1))
+            if part is not None:
+                (bx0, by0, bx1, by1), strokes, _ = part
+                target = mask[by0:by1, bx0:bx1]
+                np.bitwise_or(target, strokes, out=target)
+                count = int(cv2.countNonZero(strokes))
+                weighted += max(0.0, _credibility(bgr, part[0], strokes)) * count
+                total += count
+    confidence = min(1.0, weighted / total) if total else 0.0
+    return Detection(mask, confidence)
 
 
 def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
@@ -82,7 +163,11 @@ def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
     mask = np.zeros((height, width), dtype=np.uint8)
     for x0, y0, x1, y1 in _regions(width, height, rects):
         corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
-        _add_strokes(mask, bgr, corners, 0.0, (x0, y0, x1, y1))
+        part = _strokes_in(bgr, corners, 0.0, (x0, y0, x1, y1))
+        if part is not None:
+            (bx0, by0, bx1, by1), strokes, _ = part
+            target = mask[by0:by1, bx0:bx1]
+            np.bitwise_or(target, strokes, out=target)
     return mask
 
 
@@ -95,16 +180,36 @@ def remove_watermark(
 ) -> tuple[Encoded, Encoded]:
     """Find the watermark, inpaint it, and return (result, mask PNG "L" 0/255).
 
-    The result is encoded like the source (as ``erase``). The inpainting method is
-    ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+    ``remove_watermark_detailed`` gives the same and the confidence.
 
     Raises ImageError no_watermark_found, and the decoding errors.
+    """
+    outcome = remove_watermark_detailed(
+        data, hint_rects=hint_rects, max_pixels=max_pixels, progress=progress
+    )
+    return outcome.result, outcome.mask
+
+
+def remove_watermark_detailed(
+    data: bytes,
+    *,
+    hint_rects: Sequence[Rect] | None = None,
+    max_pixels: int,
+    progress: Callable[[float], None] | None = None,
+) -> WatermarkRemoval:
+    """Find the watermark and inpaint it: the result (encoded like the source, as
+    ``erase``), the mask, and the confidence. Only masked pixels change. The inpainting
+    method is ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+
+    Raises ImageError no_watermark_found (nothing credible found: no pixel is changed),
+    and the decoding errors.
     """
     report = Progress(progress)
     source, pixels = open_and_decode(data, max_pixels)
     report(0.1)
     with phase("detect"):
-        mask = detect_watermark(pixels, hint_rects=hint_rects)
+        detection = find_watermark(pixels, hint_rects=hint_rects)
+    mask = detection.mask
     marked = int(cv2.countNonZero(mask))
     if marked == 0:
         raise ImageError(
@@ -118,7 +223,9 @@ def remove_watermark(
     result = encode_like_source(source, pixels)
     mask_png = encode_mask(mask)
     report.finish()
-    return result, mask_png
+    return WatermarkRemoval(
+        result, mask_png, round(detection.confidence, 3), marked / float(mask.size)
+    )
 
 
 def _regions(
@@ -136,14 +243,15 @@ def _regions(
     return regions
 
 
-def _add_strokes(
-    mask: Mask, bgr: Pixels, quad: Quad, grow: float, limit: tuple[int, int, int, int]
-) -> None:
-    """OR into ``mask`` the strokes inside ``quad`` (grown along its long side)."""
+def _strokes_in(
+    bgr: Pixels, quad: Quad, grow: float, limit: tuple[int, int, int, int]
+) -> tuple[tuple[int, int, int, int], Mask, float] | None:
+    """The strokes inside ``quad`` (grown along its long side) with a 1-pixel margin:
+    (their box x0, y0, x1, y1; the strokes there (255); the box's short side)."""
     (cx, cy), (w, h), angle = cv2.minAreaRect(quad.astype(np.float32))
     short = min(w, h)
     if short < _MIN_SIDE:
-        return
+        return None
     if w >= h:
         w += 2 * grow * h
     else:
@@ -154,7 +262,7 @@ def _add_strokes(
     x0, y0 = max(lx0, x), max(ly0, y)
     x1, y1 = min(lx1, x + bw), min(ly1, y + bh)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return
+        return None
     crop = bgr[y0:y1, x0:x1]
     scale = min(1.0, _REFINE_SIDE / short)
     if scale < 1.0:
@@ -166,10 +274,103 @@ def _add_strokes(
     if scale < 1.0:
         up = cv2.resize(strokes, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         strokes = np.where(np.asarray(up) >= 128, np.uint8(255), np.uint8(0))
+    if not strokes.any():
+        return None
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     grown = np.asarray(cv2.dilate(strokes, element), dtype=np.uint8)
-    target = mask[y0:y1, x0:x1]
-    np.bitwise_or(target, grown, out=target)
+    return (x0, y0, x1, y1), grown, float(short)
+
+
+def _fill_around(
+    bgr: Pixels, box: tuple[int, int, int, int], hole: Mask, pad: int
+) -> tuple[Floats, Floats, tuple[slice, slice]]:
+    """(observed, Telea fill of ``hole``) as floats on the box padded by ``pad``, and the
+    slices of the box inside that padded crop. ``hole`` is on the box."""
+    height, width = bgr.shape[:2]
+    x0, y0, x1, y1 = box
+    px0, py0 = max(0, x0 - pad), max(0, y0 - pad)
+    px1, py1 = min(width, x1 + pad), min(height, y1 + pad)
+    crop = np.ascontiguousarray(bgr[py0:py1, px0:px1])
+    inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
+    full = np.zeros(crop.shape[:2], dtype=np.uint8)
+    full[inner] = hole
+    filled = cv2.inpaint(crop, full, 3, cv2.INPAINT_TELEA)
+    return crop.astype(np.float32), np.asarray(filled, dtype=np.float32), inner
+
+
+def _credibility(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask) -> float:
+    """How well one overlay explains the strokes: J = a C + (1 - a) F over their inner
+    pixels (F the fill of the photo around them), fitted per channel with one a and C;
+    1 - (fit error / contrast). Near 1 for a mark (its error is the fill's), low for
+    photo detail, whose pixels follow no single blend of the fill."""
+    hole = np.asarray(cv2.dilate(strokes, np.ones((3, 3), np.uint8)), dtype=np.uint8)
+    pad = max(6, (box[3] - box[1]) // 2)
+    observed, filled, inner = _fill_around(bgr, box, hole, pad)
+    core = np.asarray(cv2.erode(strokes, np.ones((3, 3), np.uint8)), dtype=np.uint8) > 0
+    if core.sum() < 20:
+        core = strokes > 0
+    j = observed[inner][core]
+    f = filled[inner][core]
+    errors = []
+    for channel in range(3):
+        design = np.stack([f[:, channel], np.ones(len(f), dtype=np.float32)], axis=1)
+        coef, *_ = np.linalg.lstsq(design, j[:, channel], rcond=None)
+        coef[0] = np.clip(coef[0], 0.0, 1.0)  # 1 - a
+        residual = j[:, channel] - design @ coef
+        errors.append(float(np.sqrt(np.mean(residual * residual))))
+    contrast = float(np.abs(j - f).mean())
+    return 1.0 - float(np.mean(errors)) / max(contrast, 1.0)
+
+
+def _grow_overlay(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask, short: float) -> Mask:
+    """``strokes`` grown into what around them the overlay explains better than the
+    photo: a drop shadow, an outline, a glow. A pixel of the band around the strokes
+    joins when it differs from a fill of the photo (the band is filled from outside it)
+    the way a blend with black or white does: J = (1 - a) F or J = F + a (255 - F) with
+    one a for every channel; and only when it touches what is already marked. Twice, so
+    the second fill no longer sees the shadow found by the first."""
+    reach = max(2, round(short * _SHADOW_REACH))
+    pad = reach + 3
+    mask = strokes.copy()
+    bright: bool | None = None
+    for _ in range(2):
+        band_size = 2 * reach + 1
+        hole = np.asarray(
+            cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (band_size,) * 2)),
+            dtype=np.uint8,
+        )
+        observed, filled, inner = _fill_around(bgr, box, hole, pad)
+        j, f = observed[inner], filled[inner]
+        if bright is None:
+            # A shadow is darker than the photo under bright letters, a glow lighter
+            # around dark ones: only the opposite polarity is grown.
+            bright = float((j - f)[strokes > 0].mean()) > 0
+        band = (hole > 0) & (mask == 0)
+        if bright:
+            keep = j / np.maximum(f, 1.0)  # 1 - a of a black overlay
+            fits = (keep.std(axis=2) < _CHANNEL_AGREE) & (keep.mean(axis=2) < 1 - _SHADOW_ALPHA)
+        else:
+            alpha = (j - f) / np.maximum(255.0 - f, 1.0)  # a of a white overlay
+            fits = (alpha.std(axis=2) < _CHANNEL_AGREE) & (alpha.mean(axis=2) > _SHADOW_ALPHA)
+        strong = np.abs(j - f).max(axis=2) > _SHADOW_CONTRAST
+        candidate = band & strong & fits
+        # A shadow or glow covers a good part of the band; a few scattered pixels are
+        # the photo's own detail.
+        if candidate.sum() < _SHADOW_SHARE * band.sum():
+            break
+        joined = (candidate | (mask > 0)).astype(np.uint8)
+        count, labels = cv2.connectedComponents(joined, connectivity=8)
+        touching = np.zeros(count, dtype=bool)
+        touching[np.unique(labels[mask > 0])] = True
+        touching[0] = False
+        added = touching[labels] & candidate
+        if not added.any():
+            break
+        mask = np.where(added | (mask > 0), np.uint8(255), np.uint8(0))
+    if (mask == strokes).all():
+        return mask
+    # the anti-aliased rim of what was added
+    return np.asarray(cv2.dilate(mask, np.ones((3, 3), np.uint8)), dtype=np.uint8)
 
 
 def _strokes(crop: Pixels, region: NDArray[np.bool_], short: float) -> Mask:

@@ -239,6 +239,9 @@ def family_scores(family: str, count: int, batches: Sequence[int]) -> Family:
         for first in range(0, 10, size) if family == "clean" else (0,):
             cases = family_batch(family, size, variant=1, first=first)
             key = f"batch{size}"
+            for case in cases:
+                if family != "clean":
+                    scores.scores(f"input{size}").add(case.marked, case, 0.0)
             data = [png(case.marked) for case in cases]
             try:
                 (results, mask), seconds = timed(
@@ -249,7 +252,10 @@ def family_scores(family: str, count: int, batches: Sequence[int]) -> Family:
                     raise
                 scores.misses[key] = scores.misses.get(key, 0) + 1
                 for case in cases:
-                    scores.scores(key).add(case.marked, case, 0.0)
+                    if family == "clean":
+                        scores.changed.append(0)
+                    else:
+                        scores.scores(key).add(case.marked, case, 0.0)
                 continue
             found = np.asarray(Image.open(io.BytesIO(mask.data))) > 0
             for case, encoded in zip(cases, results, strict=True):
@@ -282,7 +288,12 @@ def family_rows(count: int, batches: Sequence[int]) -> tuple[list[list[str]], li
             )
             continue
         for key, score in scores.rows.items():
-            label = labels.get(key, f"remove-batch of {key[5:]} (joint)")
+            if key.startswith("input") and key != "input":
+                continue
+            label = labels.get(key, f"remove-batch of {key[5:]}")
+            if key.startswith("batch"):
+                before = statistics.fmean(scores.rows[f"input{key[5:]}"].psnr)
+                label += f" (its input: {before:.2f} dB)"
             missed = scores.misses.get(key, 0)
             if missed:
                 label += f" ({missed} not found)"

@@ -176,7 +176,7 @@ def test_a_clean_photo_is_refused_or_left_pixel_identical(name: str) -> None:
     try:
         result, _ = remove_watermark(png(clean), max_pixels=10**8)
     except ImageError as error:
-        refused = error.code
+        refused: str = error.code
     else:
         refused = "no"
         assert np.array_equal(decoded(result.data, cv2.IMREAD_COLOR), clean)

@@ -109,3 +109,25 @@ def shared_mask(mark: Watermark, size: tuple[int, int]) -> Mask:
     alpha = cv2.resize(mark.alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     mask[y0:y1, x0:x1] = np.where(np.asarray(alpha) > ALPHA_MIN, np.uint8(255), np.uint8(0))
     return mask
+
+
+def outline_energy(pixels: Pixels, mark: Watermark) -> float:
+    """Gradient energy along the outline of ``mark`` in ``pixels`` (its colour layers): a
+    mark adds edges there, so removing it well lowers this, a wrong estimate does not."""
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    x0, y0, x1, y1 = mark.crop.pixels_box((width, height))
+    x1, y1 = min(width, x1), min(height, y1)
+    alpha = cv2.resize(mark.alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    marked = (np.asarray(alpha) > ALPHA_MIN).astype(np.uint8)
+    element = np.ones((3, 3), dtype=np.uint8)
+    outline = (cv2.dilate(marked, element) - cv2.erode(marked, element)) > 0
+    count = channels(pixels)
+    region = pixels[y0:y1, x0:x1]
+    if count >= 3:
+        gray = cv2.cvtColor(np.ascontiguousarray(region[:, :, :3]), cv2.COLOR_BGR2GRAY)
+    else:
+        gray = region if count == 1 else region[:, :, 0]
+    values = np.asarray(gray, dtype=np.float32)
+    gx = cv2.Sobel(values, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(values, cv2.CV_32F, 0, 1, ksize=3)
+    return float((np.abs(gx) + np.abs(gy))[outline].sum())

@@ -17,15 +17,52 @@ Memory: the working stacks are N reduced images and N crops of the mark's area (
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
 
 from .batch_detect import candidate_area
 from .batch_estimate import estimate
-from .batch_restore import restore, shared_mask
+from .batch_restore import outline_energy, restore, shared_mask
 from .decoding import decode, open_source
 from .encoding import Encoded
 from .erase_support import Progress, encode_like_source, encode_mask
 from .errors import ImageError
 from .phases import phase
+from .watermark import remove_watermark_detailed
+
+# The joint estimate fits a picture when restoring it removes at least this share of the
+# edges along the mark's outline.
+_MIN_REMOVED: Final = 0.1
+
+
+ItemMethod = Literal["joint", "single", "unchanged"]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """How one picture of a batch was restored.
+
+    ``method``: "joint" (the mark learned from the whole set, un-blended or inpainted),
+    "single" (the joint estimate does not fit this picture, so ``remove_watermark``'s
+    single-picture path was used), or "unchanged" (neither found the mark in it; its
+    pixels are returned as they were). ``confidence`` (0..1): for "joint", the share of
+    the mark's outline edges the restoration removed; for "single", the single-picture
+    confidence; 0 for "unchanged".
+    """
+
+    method: ItemMethod
+    confidence: float
+
+
+@dataclass(frozen=True)
+class BatchRemoval:
+    """The outcome of ``remove_shared_watermark_detailed``, items in input order."""
+
+    results: list[Encoded]
+    mask: Encoded
+    items: list[BatchItem]
 
 
 def remove_shared_watermark(
@@ -36,26 +73,84 @@ def remove_shared_watermark(
 ) -> tuple[list[Encoded], Encoded]:
     """Remove the watermark the ``images`` share; returns the results in input order and
     the shared mask as a PNG (255 = mark) at the size of the first image.
+    ``remove_shared_watermark_detailed`` also says how each picture was restored.
 
-    Raises ImageError images_too_different (fewer than two images, or no shared mark
-    found), and the decoding errors of any image.
+    Raises ImageError images_too_different (fewer than two images, or no mark found in
+    any of them), and the decoding errors of any image.
+    """
+    outcome = remove_shared_watermark_detailed(images, max_pixels=max_pixels, progress=progress)
+    return outcome.results, outcome.mask
+
+
+def remove_shared_watermark_detailed(
+    images: Sequence[bytes],
+    *,
+    max_pixels: int,
+    progress: Callable[[float], None] | None = None,
+) -> BatchRemoval:
+    """Learn the shared mark from all ``images`` and remove it from each. A picture the
+    joint estimate does not fit (restoring it does not remove the mark's outline edges)
+    goes through the single-picture path instead; when no shared mark is found at all,
+    every picture does. A result is never one the check saw getting worse: failing both,
+    the picture comes back unchanged.
+
+    Raises ImageError images_too_different (fewer than two images, or no mark found in
+    any of them), and the decoding errors of any image.
     """
     if len(images) < 2:
         raise ImageError("images_too_different", "A shared watermark needs at least two images.")
     report = Progress(progress)
     sources = [open_source(data, max_pixels=max_pixels) for data in images]
-    with phase("detect"):
-        candidate, core = candidate_area(sources, report.span(0.0, 0.3))
-        mark = estimate(sources, candidate, core, report.span(0.3, 0.6))
-    results = []
+    mark = None
+    try:
+        with phase("detect"):
+            candidate, core = candidate_area(sources, report.span(0.0, 0.3))
+            mark = estimate(sources, candidate, core, report.span(0.3, 0.6))
+    except ImageError as error:
+        if error.code != "images_too_different":
+            raise
+    results: list[Encoded] = []
+    items: list[BatchItem] = []
+    single_masks: dict[int, Encoded] = {}
     for index, source in enumerate(sources):
         with phase("decode"):
             pixels = decode(source)
-        with phase("inpaint"):
-            pixels = restore(pixels, mark)
-        results.append(encode_like_source(source, pixels))
+        item = None
+        if mark is not None:
+            with phase("inpaint"):
+                restored = restore(pixels, mark)
+            before = outline_energy(pixels, mark)
+            after = outline_energy(restored, mark)
+            removed = 1.0 - after / before if before > 0 else 0.0
+            if removed >= _MIN_REMOVED:
+                results.append(encode_like_source(source, restored))
+                item = BatchItem("joint", round(min(1.0, removed), 3))
+        if item is None:
+            try:
+                single = remove_watermark_detailed(images[index], max_pixels=max_pixels)
+            except ImageError as error:
+                if error.code != "no_watermark_found":
+                    raise
+                results.append(encode_like_source(source, pixels))
+                item = BatchItem("unchanged", 0.0)
+            else:
+                results.append(single.result)
+                single_masks[index] = single.mask
+                item = BatchItem("single", single.confidence)
+        items.append(item)
         report(0.6 + 0.38 * (index + 1) / len(sources))
-    mask = shared_mask(mark, sources[0].size)
-    encoded_mask = encode_mask(mask)
+    if all(item.method == "unchanged" for item in items):
+        raise ImageError(
+            "images_too_different",
+            "No watermark shared by these images was found; they may carry it at different "
+            "places, or not at all.",
+        )
+    if mark is not None:
+        encoded_mask = encode_mask(shared_mask(mark, sources[0].size))
+    elif 0 in single_masks:
+        encoded_mask = single_masks[0]
+    else:
+        width, height = sources[0].size
+        encoded_mask = encode_mask(np.zeros((height, width), dtype=np.uint8))
     report.finish()
-    return results, encoded_mask
+    return BatchRemoval(results, encoded_mask, items)

@@ -34,7 +34,7 @@ from .watermark import remove_watermark_detailed
 
 # The joint estimate fits a picture when restoring it removes at least this share of the
 # edges along the mark's outline.
-_MIN_REMOVED: Final = 0.1
+_MIN_REMOVED: Final = 0.25
 
 
 ItemMethod = Literal["joint", "single", "unchanged"]

@@ -4,7 +4,8 @@ Every image is reduced to one working size and stacked. The text detector and st
 refinement of ``watermark`` run on (up to 12 of) them and vote; the median of the
 images' signed gradients keeps only edges that all images share, and the strokes inside
 those edges are segmented on the per-pixel median image, where the mark stands on a blur
-of the images' content. Together: the candidate area.
+of the images' content. The median gradients at those edges, integrated (a Poisson
+solve), also fill the inside of wide shapes such as a ring. Together: the candidate area.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _VOTE_IMAGES: Final = 12
 _EDGE_BOXES: Final = 16
 _EDGE_AREA: Final = 40
 _SHARED_EDGE: Final = 0.25
+_INTEGRATED_MIN: Final = 8.0  # grey levels: less is the integration's own drift
 
 
 def low_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -53,12 +55,13 @@ def candidate_area(
     found = _detection_vote(stack)
     edges = _consensus_edges(stack)
     # Edges outline a mark; its strokes are segmented on the median image, where the
-    # mark stands on a blurred mix of the images.
+    # mark stands on a blurred mix of the images; and the consensus gradients, integrated,
+    # fill the inside of wide shapes (a ring, a box) whose edges alone are found.
     boxes = _edge_boxes(edges)
     overlay = np.zeros_like(found)
     if boxes and len(stack) >= UNBLEND_IMAGES:  # the "median" of two is their mean
         median = np.ascontiguousarray(np.median(stack, axis=0).astype(np.uint8))
-        overlay = segment_rects(median, boxes)
+        overlay = segment_rects(median, boxes) | _integrated(stack, edges)
     del stack
     core = np.asarray(found | overlay | edges, dtype=np.uint8)
     reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -70,6 +73,46 @@ def candidate_area(
             "places, or not at all.",
         )
     return candidate, core
+
+
+def _integrated(stack: NDArray[np.uint8], edges: Mask) -> Mask:
+    """The mark as the median image shows it, rebuilt from the images' median gradients
+    at the consensus edges (Dekel et al.'s first step): solve the Poisson equation
+    lap W = div G (Neumann borders, by FFT of the mirrored field), then keep where W
+    stands clearly away from the level of the rest of the picture."""
+    gray = np.stack([cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in stack]).astype(np.float32)
+    gx = np.zeros_like(gray)
+    gy = np.zeros_like(gray)
+    gx[:, :, :-1] = np.diff(gray, axis=2)
+    gy[:, :-1, :] = np.diff(gray, axis=1)
+    near = cv2.dilate(edges, np.ones((3, 3), dtype=np.uint8)) > 0
+    mx = np.where(near, np.median(gx, axis=0), 0.0)
+    my = np.where(near, np.median(gy, axis=0), 0.0)
+    divergence = np.zeros(mx.shape, dtype=np.float64)
+    divergence[:, 1:] += mx[:, 1:] - mx[:, :-1]
+    divergence[:, 0] += mx[:, 0]
+    divergence[1:, :] += my[1:, :] - my[:-1, :]
+    divergence[0, :] += my[0, :]
+    height, width = mx.shape[0], mx.shape[1]
+    mirrored = np.block(
+        [[divergence, divergence[:, ::-1]], [divergence[::-1, :], divergence[::-1, ::-1]]]
+    )
+    ky = np.cos(2 * np.pi * np.arange(2 * height) / (2 * height))[:, None]
+    kx = np.cos(2 * np.pi * np.arange(2 * width) / (2 * width))[None, :]
+    denominator = 2 * kx + 2 * ky - 4
+    denominator[0, 0] = 1.0
+    spectrum = np.fft.fft2(mirrored) / denominator
+    spectrum[0, 0] = 0.0
+    level = np.real(np.fft.ifft2(spectrum))[:height, :width]
+    level -= float(np.median(level))
+    magnitude = np.abs(level).astype(np.float32)
+    top = float(np.percentile(magnitude, 99.5))
+    if top <= _INTEGRATED_MIN:
+        return np.zeros(edges.shape, dtype=np.uint8)
+    scaled = np.clip(magnitude * (255 / top), 0, 255).astype(np.uint8)
+    threshold, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    marked = (scaled > threshold) & (magnitude > _INTEGRATED_MIN)
+    return np.where(marked, np.uint8(255), np.uint8(0))
 
 
 def _detection_vote(stack: NDArray[np.uint8]) -> Mask:

@@ -23,6 +23,7 @@ Floats = NDArray[np.float32]
 
 INVERT_MAX: Final = 0.9  # above this alpha the pixel is inpainted, not un-blended
 ALPHA_MIN: Final = 0.08  # alpha below this is "no mark"
+WIDE: Final = 12  # working pixels from the edge: the inside of a wide part
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,32 @@ def outline_energy(pixels: Pixels, mark: Watermark) -> float:
     gx = cv2.Sobel(values, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(values, cv2.CV_32F, 0, 1, ksize=3)
     return float((np.abs(gx) + np.abs(gy))[outline].sum())
+
+
+def opaque_misfit(pixels: Pixels, mark: Watermark) -> float:
+    """How far (0-255, median of the largest channel difference) the inside of the wide
+    parts the mark claims to cover opaquely is from its colour in this picture. An opaque
+    mark shows its own colour there; where the picture shows something else the estimate
+    does not fit it, and inpainting a wide area would invent what was visible (thin
+    strokes are inpainted well either way, so they are not checked). 0 when no wide part
+    is opaque."""
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    x0, y0, x1, y1 = mark.crop.pixels_box((width, height))
+    x1, y1 = min(width, x1), min(height, y1)
+    opaque = (mark.alpha > INVERT_MAX).astype(np.uint8)
+    depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
+    inner = (np.asarray(depth) > WIDE).astype(np.uint8)
+    if not inner.any():
+        return 0.0
+    hard = np.asarray(cv2.resize(inner, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)) > 0
+    if not hard.any():
+        return 0.0
+    count = channels(pixels)
+    region = pixels[y0:y1, x0:x1]
+    if count >= 3:
+        values = region[:, :, :3][hard].astype(np.float32)
+        colour = mark.colour.astype(np.float32)
+    else:
+        values = (region if count == 1 else region[:, :, 0])[hard].astype(np.float32)[:, None]
+        colour = np.array([float(np.mean(mark.colour))], dtype=np.float32)
+    return float(np.median(np.abs(values - colour).max(axis=1)))

@@ -24,7 +24,7 @@ import numpy as np
 
 from .batch_detect import candidate_area
 from .batch_estimate import estimate
-from .batch_restore import outline_energy, restore, shared_mask
+from .batch_restore import opaque_misfit, outline_energy, restore, shared_mask
 from .decoding import decode, open_source
 from .encoding import Encoded
 from .erase_support import Progress, encode_like_source, encode_mask
@@ -35,6 +35,8 @@ from .watermark import remove_watermark_detailed
 # The joint estimate fits a picture when restoring it removes at least this share of the
 # edges along the mark's outline.
 _MIN_REMOVED: Final = 0.25
+# ... and when what it inpaints as opaque shows the mark's colour (0-255 off at most).
+_MAX_OPAQUE_MISFIT: Final = 40.0
 
 
 ItemMethod = Literal["joint", "single", "unchanged"]
@@ -89,8 +91,9 @@ def remove_shared_watermark_detailed(
     progress: Callable[[float], None] | None = None,
 ) -> BatchRemoval:
     """Learn the shared mark from all ``images`` and remove it from each. A picture the
-    joint estimate does not fit (restoring it does not remove the mark's outline edges)
-    goes through the single-picture path instead; when no shared mark is found at all,
+    joint estimate does not fit (restoring it does not remove the mark's outline edges,
+    or a wide part it would inpaint as opaque does not show the mark's colour) goes
+    through the single-picture path instead; when no shared mark is found at all,
     every picture does. A result is never one the check saw getting worse: failing both,
     the picture comes back unchanged.
 
@@ -122,7 +125,7 @@ def remove_shared_watermark_detailed(
             before = outline_energy(pixels, mark)
             after = outline_energy(restored, mark)
             removed = 1.0 - after / before if before > 0 else 0.0
-            if removed >= _MIN_REMOVED:
+            if removed >= _MIN_REMOVED and opaque_misfit(pixels, mark) <= _MAX_OPAQUE_MISFIT:
                 results.append(encode_like_source(source, restored))
                 item = BatchItem("joint", round(min(1.0, removed), 3))
         if item is None:

@@ -171,3 +171,19 @@ def test_result_bytes_decode_to_the_source_size() -> None:
         max_pixels=10**8,
     )
     assert decoded(result.data).shape == (150, 200, 4)
+
+
+@pytest.mark.parametrize("background_rgb", [(35, 30, 30), (70, 150, 220)])
+def test_a_dark_part_inside_the_subject_the_background_colour_is_kept(
+    background_rgb: tuple[int, int, int],
+) -> None:
+    image, truth = composite(background_rgb=background_rgb)
+    collar = np.zeros(truth.shape, dtype=np.uint8)
+    cv2.ellipse(collar, (160, 150), (40, 14), 0, 0, 360, 255, -1)
+    inside = collar > 0
+    image[inside] = background_rgb[::-1]  # a part of the subject as dark as the background
+    rgba, _ = cut(png(image))
+    alpha = rgba[:, :, 3]
+    assert float(alpha[inside].mean()) > 200
+    assert iou(alpha > 127, truth > 0.5) >= 0.95
+    assert float(alpha[truth < 0.01].mean()) < 10

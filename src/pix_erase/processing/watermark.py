@@ -282,10 +282,12 @@ def _strokes_in(
 
 
 def _fill_around(
-    bgr: Pixels, box: tuple[int, int, int, int], hole: Mask, pad: int
+    bgr: Pixels, box: tuple[int, int, int, int], hole: Mask, pad: int, *, reduce: bool = False
 ) -> tuple[Floats, Floats, tuple[slice, slice]]:
     """(observed, Telea fill of ``hole``) as floats on the box padded by ``pad``, and the
-    slices of the box inside that padded crop. ``hole`` is on the box."""
+    slices of the box inside that padded crop. ``hole`` is on the box. With ``reduce``, a
+    box taller than ``_REFINE_SIDE`` is filled on a reduced copy (a fill is smooth;
+    Telea's cost grows with the hole's pixels) and the fill brought back up."""
     height, width = bgr.shape[:2]
     x0, y0, x1, y1 = box
     px0, py0 = max(0, x0 - pad), max(0, y0 - pad)
@@ -294,7 +296,19 @@ def _fill_around(
     inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
     full = np.zeros(crop.shape[:2], dtype=np.uint8)
     full[inner] = hole
-    filled = cv2.inpaint(crop, full, 3, cv2.INPAINT_TELEA)
+    scale = min(1.0, _REFINE_SIDE / max(1, y1 - y0)) if reduce else 1.0
+    if scale < 1.0:
+        small = scaled(crop, scale)
+        size = (int(small.shape[1]), int(small.shape[0]))
+        reduced = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
+        hole_small = np.where(np.asarray(reduced) > 0, np.uint8(255), np.uint8(0))
+        fill_small = cv2.inpaint(small, hole_small, 3, cv2.INPAINT_TELEA)
+        back = cv2.resize(
+            fill_small, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR
+        )
+        filled = np.where(full[:, :, None] > 0, np.asarray(back), crop)
+    else:
+        filled = cv2.inpaint(crop, full, 3, cv2.INPAINT_TELEA)
     return crop.astype(np.float32), np.asarray(filled, dtype=np.float32), inner
 
 
@@ -339,7 +353,7 @@ def _grow_overlay(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask, sh
             cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (band_size,) * 2)),
             dtype=np.uint8,
         )
-        observed, filled, inner = _fill_around(bgr, box, hole, pad)
+        observed, filled, inner = _fill_around(bgr, box, hole, pad, reduce=True)
         j, f = observed[inner], filled[inner]
         if bright is None:
             # A shadow is darker than the photo under bright letters, a glow lighter

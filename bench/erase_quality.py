@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import cv2
@@ -392,6 +393,32 @@ def auto_speed_row() -> list[str]:
     return ["remove_watermark auto, 12 MP PNG, shadowed signature", f"{ms:.0f}", "—"]
 
 
+def side_by_side(folder: Path) -> None:
+    """Small PNGs for the docs: per family, the marked input, remove_watermark, a batch
+    of 5 (the same picture), and the clean original, cropped around the mark; panels at
+    most 320 x 150 px."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for family in ("shadowed", "tiled", "ring_logo", "date_stamp"):
+        cases = family_batch(family, 5, variant=1)
+        case = cases[0]
+        outcome = auto_once(case)
+        auto = case.marked if outcome is None else outcome[0]
+        results, _ = remove_shared_watermark([png(c.marked) for c in cases], max_pixels=MAX_PIXELS)
+        batch = decoded(results[0].data)[:, :, :3]
+        ys, xs = np.nonzero(case.truth)
+        y0, y1 = max(0, int(ys.min()) - 10), int(ys.max()) + 11
+        x0, x1 = max(0, int(xs.min()) - 10), int(xs.max()) + 11
+        scale = min(1.0, 320 / (x1 - x0), 150 / (y1 - y0))
+        panel = (round((x1 - x0) * scale), round((y1 - y0) * scale))
+        row = [case.marked, auto, batch, case.clean]
+        small = [
+            cv2.resize(image[y0:y1, x0:x1], panel, interpolation=cv2.INTER_AREA) for image in row
+        ]
+        gap = np.full((panel[1], 4, 3), 255, dtype=np.uint8)
+        joined = np.hstack([small[0], gap, small[1], gap, small[2], gap, small[3]])
+        cv2.imwrite(str(folder / f"erase-{family}.png"), joined)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer cases, batches of 3 only")
@@ -399,7 +426,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--classic", action="store_true", help="also the first set (text and logo cases)"
     )
     parser.add_argument("--families-only", action="store_true", help="skip the other sections")
+    parser.add_argument(
+        "--pictures", type=Path, help="only write the side-by-side PNGs into this folder"
+    )
     args = parser.parse_args(argv)
+    if args.pictures is not None:
+        side_by_side(args.pictures)
+        return
     set_threads(THREAD_MODES[0])  # one thread: the worker runs one process per core
     began = time.perf_counter()
     print(f"# Erase quality ({versions()}; {load_average()}; one thread)\n")

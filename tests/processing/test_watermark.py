@@ -153,7 +153,7 @@ def test_the_detector_loads_from_the_package_and_never_downloads() -> None:
 SMALL = (480, 360)
 
 
-@pytest.mark.parametrize(("name", "variant"), [("astronaut", 0), ("chelsea", 2), ("rocket", 3)])
+@pytest.mark.parametrize(("name", "variant"), [("chelsea", 2), ("rocket", 3)])
 def test_the_drop_shadow_belongs_to_the_mask(name: str, variant: int) -> None:
     case = family_case("shadowed", name, variant, SMALL)
     letters = overlay("shadowed", SMALL, variant).colour.min(axis=2) > 128  # white part

@@ -69,7 +69,8 @@ _SHADOW_REACH: Final = 0.25  # how far a shadow or glow may reach, in box height
 _SHADOW_ALPHA: Final = 0.08  # the least opacity of a shadow or glow pixel
 _SHADOW_CONTRAST: Final = 10.0  # and the least difference from the fill (0-255)
 _CHANNEL_AGREE: Final = 0.08  # spread of the per-channel opacity estimates
-_SHADOW_SHARE: Final = 0.08  # the least share of the band a shadow or glow covers
+_SHADOW_SHARE: Final = 0.08
+_SHADOW_COVER: Final = 0.3  # how well a moved copy of the strokes explains a shadow
 
 
 @dataclass(frozen=True)
@@ -341,12 +342,16 @@ def _grow_overlay(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask, sh
     photo: a drop shadow, an outline, a glow. A pixel of the band around the strokes
     joins when it differs from a fill of the photo (the band is filled from outside it)
     the way a blend with black or white does: J = (1 - a) F or J = F + a (255 - F) with
-    one a for every channel; and only when it touches what is already marked. Twice, so
-    the second fill no longer sees the shadow found by the first."""
+    one a for every channel; only where the strokes' own shape, moved by one offset and
+    softened, predicts it (a drop shadow or glow repeats the letters; the photo's dark
+    features near them do not), when such pixels fill most of that prediction; and only
+    when it touches what is already marked. Twice, so the second fill no longer sees the
+    shadow found by the first."""
     reach = max(2, round(short * _SHADOW_REACH))
     pad = reach + 3
     mask = strokes.copy()
     bright: bool | None = None
+    predicted: NDArray[np.bool_] | None = None
     for _ in range(2):
         band_size = 2 * reach + 1
         hole = np.asarray(
@@ -372,6 +377,11 @@ def _grow_overlay(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask, sh
         # the photo's own detail.
         if candidate.sum() < _SHADOW_SHARE * band.sum():
             break
+        if predicted is None:
+            predicted = _shadow_region(strokes, candidate, band, reach)
+            if predicted is None:
+                break
+        candidate &= predicted
         joined = (candidate | (mask > 0)).astype(np.uint8)
         count, labels = cv2.connectedComponents(joined, connectivity=8)
         touching = np.zeros(count, dtype=bool)
@@ -385,6 +395,39 @@ def _grow_overlay(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask, sh
         return mask
     # the anti-aliased rim of what was added
     return np.asarray(cv2.dilate(mask, np.ones((3, 3), np.uint8)), dtype=np.uint8)
+
+
+def _shadow_region(
+    strokes: Mask, candidate: NDArray[np.bool_], band: NDArray[np.bool_], reach: int
+) -> NDArray[np.bool_] | None:
+    """Where the strokes' shadow (or glow) would be: the strokes moved by the offset
+    (within ``reach``) whose softened copy best both holds the ``candidate`` pixels and is
+    filled by them (the product of the two shares, at least ``_SHADOW_COVER``); None when
+    no offset explains the candidates."""
+    soft = max(3, (reach // 2) | 1)
+    spread = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (soft, soft))
+    base = np.asarray(cv2.dilate(strokes, spread), dtype=np.uint8) > 0
+    height, width = base.shape
+    step = max(1, reach // 4)
+    best: tuple[float, NDArray[np.bool_] | None] = (0.0, None)
+    total = max(1.0, float(candidate.sum()))
+    for dy in range(-reach, reach + 1, step):
+        for dx in range(-reach, reach + 1, step):
+            moved = np.zeros_like(base)
+            moved[max(0, dy) : height + min(0, dy), max(0, dx) : width + min(0, dx)] = base[
+                max(0, -dy) : height + min(0, -dy), max(0, -dx) : width + min(0, -dx)
+            ]
+            region = moved & band
+            size = int(region.sum())
+            if size == 0:
+                continue
+            # A shadow explains the candidates (most of them lie in it) and fills it.
+            hits = float((candidate & region).sum())
+            score = (hits / size) * (hits / total)
+            if score > best[0]:
+                best = (score, region)
+    score, chosen = best
+    return chosen if score >= _SHADOW_COVER else None
 
 
 def _strokes(crop: Pixels, region: NDArray[np.bool_], short: float) -> Mask:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from bench.quality_set import U8, blend, decoded, png, psnr, recall
 
 from pix_erase.processing.batch_watermark import (
     remove_shared_watermark,
@@ -13,20 +14,7 @@ from pix_erase.processing.batch_watermark import (
 )
 from pix_erase.processing.errors import ImageError
 
-from .erase_samples import (
-    U8,
-    blend,
-    code,
-    decoded,
-    jpeg,
-    mask_of,
-    photo,
-    png,
-    psnr,
-    recall,
-    ring_alpha,
-    text_alpha,
-)
+from .erase_samples import code, jpeg, mask_of, photo, ring_alpha, text_alpha
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
 SIZE = (320, 240)

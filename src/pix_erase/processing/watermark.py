@@ -143,15 +143,9 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
             total += count
             found = True
         if hint_rects and not found:
-            corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
-            part = _strokes_in(bgr, corners, 0.0, (x0, y0, x1, y1))
-            if part is not None:
-                (bx0, by0, bx1, by1), strokes, _ = part
-                target = mask[by0:by1, bx0:bx1]
-                np.bitwise_or(target, strokes, out=target)
-                count = int(cv2.countNonZero(strokes))
-                weighted += max(0.0, _credibility(bgr, part[0], strokes)) * count
-                total += count
+            count, score = _segment_whole(bgr, (x0, y0, x1, y1), mask, scored=True)
+            weighted += max(0.0, score) * count
+            total += count
     confidence = min(1.0, weighted / total) if total else 0.0
     return Detection(mask, confidence)
 
@@ -162,14 +156,27 @@ def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
     bgr = visible_bgr(pixels)
     height, width = bgr.shape[:2]
     mask = np.zeros((height, width), dtype=np.uint8)
-    for x0, y0, x1, y1 in _regions(width, height, rects):
-        corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
-        part = _strokes_in(bgr, corners, 0.0, (x0, y0, x1, y1))
-        if part is not None:
-            (bx0, by0, bx1, by1), strokes, _ = part
-            target = mask[by0:by1, bx0:bx1]
-            np.bitwise_or(target, strokes, out=target)
+    for region in _regions(width, height, rects):
+        _segment_whole(bgr, region, mask, scored=False)
     return mask
+
+
+def _segment_whole(
+    bgr: Pixels, region: tuple[int, int, int, int], mask: Mask, *, scored: bool
+) -> tuple[int, float]:
+    """OR into ``mask`` what stands out inside the whole ``region`` (x0, y0, x1, y1);
+    returns (how many pixels, their credibility as an overlay when ``scored``, else 0)."""
+    x0, y0, x1, y1 = region
+    corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
+    part = _strokes_in(bgr, corners, 0.0, region)
+    if part is None:
+        return 0, 0.0
+    box, strokes, _ = part
+    bx0, by0, bx1, by1 = box
+    target = mask[by0:by1, bx0:bx1]
+    np.bitwise_or(target, strokes, out=target)
+    score = _credibility(bgr, box, strokes) if scored else 0.0
+    return int(cv2.countNonZero(strokes)), score
 
 
 def remove_watermark(

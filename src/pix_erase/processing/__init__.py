@@ -8,10 +8,10 @@ and the output-format rule), ``pixels`` (the in-memory pixel convention), ``deco
 ``encoding`` (codecs), ``transforms`` (rotate, grayscale, resize), ``pipeline``
 (run_steps), ``compare`` (compare_images), ``exif`` (EXIF to JSON and for results),
 ``probe`` (inspect_image, probe_encoded, read_exif); the erase family: ``masks``,
-``inpaint`` (erase), ``exemplar`` (the ``best`` method), ``watermark`` and
-``text_detector`` (remove_watermark), ``batch_watermark`` (remove_shared_watermark, with
-``batch_detect``, ``batch_estimate`` and ``batch_restore``), ``background``
-(remove_background).
+``inpaint`` (erase), ``exemplar`` (the ``best`` method), ``watermark``,
+``overlay_fit`` and ``text_detector`` (remove_watermark), ``batch_watermark``
+(remove_shared_watermark, with ``batch_detect``, ``batch_estimate`` and
+``batch_restore``), ``background`` (remove_background).
 """
 
 from .background import remove_background

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix_erase.processing import background as background_module
+from pix_erase.processing import background_model as background_module
 from pix_erase.processing.background import remove_background
 from pix_erase.processing.errors import ImageError
 

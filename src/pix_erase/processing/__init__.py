@@ -11,7 +11,7 @@ and the output-format rule), ``pixels`` (the in-memory pixel convention), ``deco
 ``inpaint`` (erase), ``exemplar`` (the ``best`` method), ``watermark``,
 ``overlay_fit`` and ``text_detector`` (remove_watermark), ``batch_watermark``
 (remove_shared_watermark, with ``batch_detect``, ``batch_estimate`` and
-``batch_restore``), ``background`` (remove_background).
+``batch_restore``), ``background`` and ``background_model`` (remove_background).
 """
 
 from .background import remove_background

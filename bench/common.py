@@ -27,7 +27,7 @@ from PIL import __version__ as pillow_version
 _CLEAR_REFS: Final = Path("/proc/self/clear_refs")
 _STATUS: Final = Path("/proc/self/status")
 # Found by trial: this much texture and noise gives a 12 MP q90 JPEG of ~2.6 MB, the size
-# of a 12 MP phone photo and of the file docs/performance.md measured; a plain upscaled picture
+# of a 12 MP phone photo; a plain upscaled picture
 # would compress 3x better and make every codec look faster than it is on a real photo.
 _TEXTURE: Final = 8.0
 _NOISE: Final = 4.5

@@ -10,10 +10,15 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 import pytest
+from bench.quality_set import family_case, overlay
 
 from pix_erase.processing import text_detector
 from pix_erase.processing.errors import ImageError
-from pix_erase.processing.watermark import detect_watermark, remove_watermark
+from pix_erase.processing.watermark import (
+    detect_watermark,
+    remove_watermark,
+    remove_watermark_detailed,
+)
 
 from .erase_samples import (
     blend,
@@ -23,6 +28,7 @@ from .erase_samples import (
     mask_of,
     photo,
     png,
+    precision,
     psnr,
     recall,
     ring_alpha,
@@ -142,3 +148,36 @@ def test_the_detector_loads_from_the_package_and_never_downloads() -> None:
     assert text_detector.model_path().is_file()
     case = watermarked()
     assert text_detector.detect_text(case.marked)  # a fresh engine, built offline
+
+
+SMALL = (480, 360)
+
+
+@pytest.mark.parametrize(("name", "variant"), [("chelsea", 2), ("rocket", 3)])
+def test_the_drop_shadow_belongs_to_the_mask(name: str, variant: int) -> None:
+    case = family_case("shadowed", name, variant, SMALL)
+    letters = overlay("shadowed", SMALL, variant).colour.min(axis=2) > 128  # white part
+    shadow = case.truth & ~letters
+    outcome = remove_watermark_detailed(png(case.marked), max_pixels=10**8)
+    used = mask_of(outcome.mask.data)
+    # The letters alone cover about half of the mark: the shadow must be found too.
+    assert recall(used, shadow) >= 0.8
+    assert recall(used, case.truth) >= 0.85
+    assert precision(used, case.truth) >= 0.6
+    out = decoded(outcome.result.data, cv2.IMREAD_COLOR)
+    assert psnr(out, case.clean, case.truth) > psnr(case.marked, case.clean, case.truth) + 10
+    assert 0.5 <= outcome.confidence <= 1.0
+    assert outcome.marked_fraction == pytest.approx(used.mean(), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "horse"])
+def test_a_clean_photo_is_refused_or_left_pixel_identical(name: str) -> None:
+    clean = family_case("clean", name, 0, SMALL).marked
+    try:
+        result, _ = remove_watermark(png(clean), max_pixels=10**8)
+    except ImageError as error:
+        refused: str = error.code
+    else:
+        refused = "no"
+        assert np.array_equal(decoded(result.data, cv2.IMREAD_COLOR), clean)
+    assert refused in ("no_watermark_found", "no")

@@ -6,24 +6,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from bench.quality_set import U8, blend, decoded, png, psnr, recall
 
-from pix_erase.processing.batch_watermark import remove_shared_watermark
+from pix_erase.processing.batch_watermark import (
+    remove_shared_watermark,
+    remove_shared_watermark_detailed,
+)
 from pix_erase.processing.errors import ImageError
 
-from .erase_samples import (
-    U8,
-    blend,
-    code,
-    decoded,
-    jpeg,
-    mask_of,
-    photo,
-    png,
-    psnr,
-    recall,
-    ring_alpha,
-    text_alpha,
-)
+from .erase_samples import code, jpeg, mask_of, photo, ring_alpha, text_alpha
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
 SIZE = (320, 240)
@@ -127,3 +118,47 @@ def test_one_image_is_not_a_batch() -> None:
     with pytest.raises(ImageError) as error:
         remove_shared_watermark([png(photo())], max_pixels=10**8)
     assert code(error) == "images_too_different"
+
+
+def restored_gains(
+    clean: list[U8], marked: list[U8], truth: np.ndarray, order: tuple[int, ...]
+) -> dict[int, float]:
+    """PSNR gain in the mark of each picture, batch run on the pictures in ``order``."""
+    outcome = remove_shared_watermark_detailed(
+        [png(marked[index]) for index in order], max_pixels=10**8
+    )
+    gains = {}
+    for index, result in zip(order, outcome.results, strict=True):
+        out = decoded(result.data, cv2.IMREAD_COLOR)
+        gains[index] = psnr(out, clean[index], truth) - psnr(marked[index], clean[index], truth)
+    return gains
+
+
+def test_any_three_of_a_working_five_work_in_any_order() -> None:
+    clean, marked, coverage = marked_set(0.5)
+    truth = coverage > 0
+    for subset in ((0, 1, 2), (1, 3, 4), (0, 2, 4)):
+        gains = restored_gains(clean, marked, truth, subset)
+        assert min(gains.values()) > 4, (subset, gains)
+    forward = restored_gains(clean, marked, truth, (0, 2, 4))
+    backward = restored_gains(clean, marked, truth, (4, 2, 0))
+    for index, gain in forward.items():
+        assert abs(gain - backward[index]) < 0.5
+
+
+def test_a_picture_without_the_mark_is_not_made_worse_nor_fails_the_batch() -> None:
+    clean, marked, coverage = marked_set(0.5, PHOTOS[:3])
+    truth = coverage > 0
+    intruder = photo("horse", SIZE)  # no watermark at all
+    outcome = remove_shared_watermark_detailed(
+        [png(image) for image in [*marked, intruder]], max_pixels=10**8
+    )
+    methods = [item.method for item in outcome.items]
+    assert methods[3] in ("single", "unchanged")
+    if methods[3] == "unchanged":
+        assert np.array_equal(decoded(outcome.results[3].data, cv2.IMREAD_COLOR), intruder)
+    # The intruder spoils the joint estimate; no marked picture comes back worse than
+    # it went in (the single-picture path restores what it finds of the mark).
+    for original, watermarked, result in zip(clean, marked, outcome.results[:3], strict=True):
+        out = decoded(result.data, cv2.IMREAD_COLOR)
+        assert psnr(out, original, truth) >= psnr(watermarked, original, truth)

@@ -9,12 +9,18 @@ convention), ``decoding`` / ``encoding`` (codecs), ``transforms`` (rotate, grays
 resize), ``pipeline`` (run_steps), ``progress``, ``compare`` (compare_images), ``exif``
 (EXIF to JSON and for results), ``probe`` (inspect_image, probe_encoded, read_exif); the
 erase family: ``masks``, ``inpaint`` (erase), ``exemplar`` (the ``best`` method),
-``watermark`` and ``text_detector`` (remove_watermark), ``batch_watermark``
-(remove_shared_watermark), ``background`` (remove_background).
+``watermark``, ``overlay_fit`` and ``text_detector`` (remove_watermark),
+``batch_watermark`` (remove_shared_watermark, with ``batch_detect``, ``batch_estimate``
+and ``batch_restore``), ``background`` and ``background_model`` (remove_background).
 """
 
 from .background import remove_background
-from .batch_watermark import remove_shared_watermark
+from .batch_watermark import (
+    BatchItem,
+    BatchRemoval,
+    remove_shared_watermark,
+    remove_shared_watermark_detailed,
+)
 from .compare import Comparison, compare_images
 from .encoding import Encoded
 from .errors import ImageError, ImageErrorCode
@@ -23,10 +29,12 @@ from .inpaint import erase
 from .pipeline import run_steps
 from .probe import ImageInfo, inspect_image, probe_encoded, read_exif
 from .steps import STEP_TYPES, Convert, Grayscale, PixelStep, Resize, Rotate, Step
-from .watermark import remove_watermark
+from .watermark import WatermarkRemoval, remove_watermark, remove_watermark_detailed
 
 __all__ = [
     "STEP_TYPES",
+    "BatchItem",
+    "BatchRemoval",
     "Comparison",
     "Convert",
     "Encoded",
@@ -39,6 +47,7 @@ __all__ = [
     "Resize",
     "Rotate",
     "Step",
+    "WatermarkRemoval",
     "compare_images",
     "erase",
     "inspect_image",
@@ -46,6 +55,8 @@ __all__ = [
     "read_exif",
     "remove_background",
     "remove_shared_watermark",
+    "remove_shared_watermark_detailed",
     "remove_watermark",
+    "remove_watermark_detailed",
     "run_steps",
 ]

@@ -11,16 +11,12 @@ Hint masks (``hint_mask_png``, the image's size): white = surely foreground, bla
 surely background, other grays = probably foreground; transparent pixels (alpha < 128)
 are left to GrabCut (probably foreground inside ``rect``, probably background outside).
 
-The model (``method="model"``) is an ONNX file of the u2net / isnet family (one input,
-NCHW float RGB; the first output is the saliency map). Its session is created once per
-process and path (re-created when the file's mtime changes), with one intra-op thread.
+The model (``method="model"``) is an ONNX file of rembg's families, run by
+``background_model``.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import threading
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
@@ -28,8 +24,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from .background_model import input_size, normalisation, predict, session_for
 from .encoding import Encoded
-from .erase_support import Progress, encode_like_source, open_and_decode, scaled, visible_bgr
+from .erase_support import encode_like_source, open_and_decode, scaled, visible_bgr
 from .errors import ImageError
 from .masks import read_mask_image
 from .phases import phase
@@ -41,6 +38,7 @@ from .pixels import (
     is_gray,
     parse_colour,
 )
+from .progress import Progress
 
 Method = Literal["grabcut", "model"]
 BackgroundFormat = Literal["png", "webp", "jpeg"]
@@ -50,13 +48,10 @@ Floats = NDArray[np.float32]
 GRABCUT_PIXELS: Final = 150_000
 GRABCUT_ITERATIONS: Final = 5
 DEFAULT_MARGIN: Final = 0.05  # the default rect leaves this share of each side out
+_HOLE_SHARE: Final = 0.1  # enclosed background smaller than this share of the subject
 _GUIDE_RADIUS: Final = 4  # at the reduced size
 _GUIDE_EPS: Final = 1e-3  # on 0..1 intensities
 _STRIP_ROWS: Final = 256
-# u2net family: ImageNet statistics; isnet family (1024 px input): mean 0.5, std 1.
-_U2NET_NORM: Final = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-_ISNET_NORM: Final = ((0.5, 0.5, 0.5), (1.0, 1.0, 1.0))
-_DEFAULT_INPUT: Final = 320
 
 
 def remove_background(
@@ -88,7 +83,7 @@ def remove_background(
             "JPEG cannot store transparency; give a background colour such as #ffffff, "
             "or ask for PNG or WebP.",
         )
-    session = _session(model_path) if method == "model" else None
+    session = session_for(model_path) if method == "model" else None
     report = Progress(progress)
     source, pixels = open_and_decode(data, max_pixels)
     if output_format is None and source.format == "webp":
@@ -152,6 +147,7 @@ def grabcut_matte(
     labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
     if hint is not None:
         _apply_hint(labels, hint, (sw, sh))
+    declared_background = (labels == cv2.GC_BGD) & (hint is not None)
     background_model = np.zeros((1, 65), dtype=np.float64)
     foreground_model = np.zeros((1, 65), dtype=np.float64)
     if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any() or (
@@ -165,8 +161,36 @@ def grabcut_matte(
             if progress is not None:
                 progress((iteration + 1) / (GRABCUT_ITERATIONS + 1))
         soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        soft = _fill_enclosed(soft, declared_background)
     matte = soft.astype(np.float32)
     return guided_upsample(matte, small, bgr)
+
+
+def _fill_enclosed(
+    foreground: NDArray[np.bool_], declared_background: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """``foreground`` with its small enclosed holes filled: background parts that touch
+    no side of the picture and are smaller than ``_HOLE_SHARE`` of the subject. GrabCut
+    cuts the dark parts of a subject (a collar, a shadowed ear) that look like a dark
+    background; an island of background inside the subject rarely is one. Parts the
+    user's hint declares background stay background."""
+    area = int(foreground.sum())
+    if area == 0:
+        return foreground
+    holes = (~foreground).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    height, width = foreground.shape
+    filled = foreground.copy()
+    for label in range(1, count):
+        x, y, w, h, size = (int(v) for v in stats[label])
+        touches = x == 0 or y == 0 or x + w == width or y + h == height
+        if touches or size > _HOLE_SHARE * area:
+            continue
+        part = labels == label
+        if (part & declared_background).any():
+            continue
+        filled |= part
+    return filled
 
 
 def _apply_hint(labels: NDArray[np.uint8], hint: Pixels, size: tuple[int, int]) -> None:
@@ -188,89 +212,14 @@ def _apply_hint(labels: NDArray[np.uint8], hint: Pixels, size: tuple[int, int]) 
 
 # --- the ONNX model -------------------------------------------------------------------
 
-_sessions: dict[tuple[str, float], Any] = {}
-_sessions_lock = threading.Lock()
-
-
-def _session(model_path: str | None) -> Any:
-    """The cached onnxruntime session for ``model_path`` (per process, path and mtime)."""
-    if not model_path:
-        raise ImageError(
-            "model_not_configured",
-            "No background model is configured on this server; the operator must set "
-            "PIX_ERASE_BG_MODEL_PATH to an ONNX segmentation model (u2net / isnet), or "
-            "use method grabcut.",
-        )
-    try:
-        mtime = os.stat(model_path).st_mtime
-    except OSError as exc:
-        raise ImageError(
-            "model_unavailable", "The configured background model file cannot be read."
-        ) from exc
-    key = (model_path, mtime)
-    with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None:
-            session = _load(model_path)
-            for old in [k for k in _sessions if k[0] == model_path]:
-                del _sessions[old]
-            _sessions[key] = session
-        return session
-
-
-def _load(model_path: str) -> Any:
-    ort = importlib.import_module("onnxruntime")  # untyped; imported only when used
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    # No arena: the memory of one run is given back, not kept for the next one.
-    options.enable_cpu_mem_arena = False
-    try:
-        session = ort.InferenceSession(
-            model_path, sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # onnxruntime raises its own types for unusable files
-        raise ImageError(
-            "model_unavailable",
-            "The configured background model is not a usable ONNX model.",
-        ) from exc
-    inputs = session.get_inputs()
-    shape = inputs[0].shape if len(inputs) == 1 else []
-    if len(shape) != 4:
-        raise ImageError(
-            "model_unavailable",
-            "The configured background model does not take one NCHW image input.",
-        )
-    return session
-
 
 def model_matte(pixels: Pixels, session: Any) -> Pixels:
     """Alpha (uint8) from the segmentation model, guided up to full resolution."""
     bgr = visible_bgr(pixels)
-    shape = session.get_inputs()[0].shape
-    side_h = shape[2] if isinstance(shape[2], int) else _DEFAULT_INPUT
-    side_w = shape[3] if isinstance(shape[3], int) else _DEFAULT_INPUT
-    mean, std = _ISNET_NORM if min(side_h, side_w) >= 1024 else _U2NET_NORM
+    side_w, side_h = input_size(session)
     small = as_pixels(cv2.resize(bgr, (side_w, side_h), interpolation=cv2.INTER_AREA))
-    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32)
-    rgb /= max(float(rgb.max()), 1.0)
-    centred = np.subtract(rgb, np.array(mean, dtype=np.float32))
-    normalised = np.divide(centred, np.array(std, dtype=np.float32))
-    tensor = np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
-    try:
-        outputs = session.run(None, {session.get_inputs()[0].name: tensor})
-    except Exception as exc:
-        raise ImageError(
-            "model_unavailable", "The configured background model failed to run."
-        ) from exc
-    prediction = np.asarray(outputs[0], dtype=np.float32).reshape(-1, *outputs[0].shape[-2:])[0]
-    low, high = float(prediction.min()), float(prediction.max())
-    matte = (prediction - low) / (high - low) if high > low else np.zeros_like(prediction)
-    if matte.shape != (side_h, side_w):
-        matte = cv2.resize(matte, (side_w, side_h), interpolation=cv2.INTER_LINEAR)
-    return guided_upsample(matte.astype(np.float32), small, bgr)
+    matte = predict(session, small, normalisation(session))
+    return guided_upsample(matte, small, bgr)
 
 
 # --- shared ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """From pixels to the bytes of an output format, carrying the ICC profile and EXIF.
 
-Engines (measured on this machine, see PERFORMANCE.md and the brief): cv2 writes JPEG,
+Engines (measured on this machine, see docs/performance.md): cv2 writes JPEG,
 PNG and WebP (OpenCV 5's ``imencodeWithMetadata`` stores EXIF and ICC in all three, so
 keeping metadata costs nothing); Pillow writes AVIF (faster than cv2 at ``speed=10``), PNG
 with gray + alpha (cv2 has no 2-channel PNG), JPEGs whose ICC profile needs more than one
@@ -29,7 +29,7 @@ _EXIF_PREFIX: Final = b"Exif\x00\x00"
 # the chunk numbers. cv2 writes a single segment, Pillow splits longer profiles.
 _MAX_JPEG_EXIF: Final = 65533
 _MAX_CV2_JPEG_ICC: Final = 65533 - 14
-# AVIF "speed" 0..10: 10 is what the brief measured (607 ms for 12 MP, faster than cv2).
+# AVIF "speed" 0..10: 10, the fastest setting (docs/performance.md compares the encoders).
 _AVIF_SPEED: Final = 10
 
 

@@ -1,5 +1,5 @@
 """What the erase-family jobs share: decode for editing, encode like the source, the mask
-as a PNG, and progress over sub-ranges of a job."""
+as a PNG."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from .formats import OutputFormat
 from .phases import phase
 from .pipeline import plan_output
 from .pixels import Pixels, as_pixels, channels, flatten, size_of, to_colour
-from .progress import Progress as Progress  # the erase modules import it from here
 
 
 def open_and_decode(data: bytes, max_pixels: int) -> tuple[Source, Pixels]:

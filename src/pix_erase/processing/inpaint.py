@@ -3,9 +3,9 @@
 Cost follows the mask, not the image: the mask is split into groups of parts that lie
 close together, and each group is inpainted in a crop of the image padded around it. For
 ``telea`` and ``ns`` the pad is the inpainting radius + 1, which gives the whole-image
-result pixel for pixel (PERFORMANCE.md); ``best`` keeps the context its patch search
-needs. Only marked pixels are written, so every unmarked pixel of the output equals the
-input's, inside the crops as well as outside them.
+result pixel for pixel (the tests and bench/erase_quality.py check it); ``best`` keeps
+the context its patch search needs. Only marked pixels are written, so every unmarked
+pixel of the output equals the input's, inside the crops as well as outside them.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .encoding import Encoded
-from .erase_support import Progress, encode_like_source, open_and_decode
+from .erase_support import encode_like_source, open_and_decode
 from .exemplar import context_for, diffusion_fill, inpaint_best
 from .masks import Mask, Rect, Stroke, combine, mask_from_png, mask_from_rects, mask_from_strokes
 from .masks import require_marked as require_marked
 from .phases import phase
 from .pixels import Pixels, size_of
+from .progress import Progress
 
 Method = Literal["telea", "ns", "best"]
 

@@ -9,6 +9,13 @@ strokes measure how much each pixel stands out from its surroundings; Otsu's thr
 splits strokes from background, the polarity that separates better wins (both when both
 do, for outlined text), and a 1-pixel dilation covers anti-aliased edges and JPEG halos.
 
+Without hints a line is kept only when it is credible as an overlay (its box is not a
+large part of the picture, and one opacity and colour over a fill of the photo explain its
+strokes): text that belongs to the photo mostly fails that test, so a clean photo is
+refused with ``no_watermark_found`` rather than retouched. What is kept grows into its
+drop shadow, outline or glow (pixels of a band around the strokes that differ from a fill
+of the photo as a blend with black or white does, connected to the strokes).
+
 ``hint_rects`` narrow the search to those rectangles (detection runs on each of them, at
 a finer scale), and a rectangle where no text is found is segmented as a whole with the
 same classical step, which is how a semi-transparent logo is found. Without hints, marks
@@ -18,6 +25,7 @@ that are not text are not found: the user can draw them and call ``erase``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import cv2
@@ -26,7 +34,6 @@ from numpy.typing import NDArray
 
 from .encoding import Encoded
 from .erase_support import (
-    Progress,
     encode_like_source,
     encode_mask,
     open_and_decode,
@@ -36,8 +43,10 @@ from .erase_support import (
 from .errors import ImageError
 from .inpaint import Method, inpaint
 from .masks import Mask, Rect
+from .overlay_fit import REFINE_SIDE, credibility, grow_overlay
 from .phases import phase
 from .pixels import Pixels
+from .progress import Progress
 from .text_detector import Quad, detect_text
 
 DETECT_MAX_SIDE: Final = 1280
@@ -47,31 +56,90 @@ BEST_BUDGET: Final = 60_000
 
 _GROW: Final = 1.0  # box growth along the line, in box heights, on each end
 _KERNEL: Final = 0.2  # structuring element, as a fraction of the box height
-_REFINE_SIDE: Final = 48  # boxes taller than this are refined on a reduced copy
 _BOTH_POLARITIES: Final = 0.95  # the other polarity is kept too above this share of the best
 _STRONG: Final = 0.5
 _MAX_SHARE: Final = 0.45
 _MIN_SIDE: Final = 4.0
+_MAX_BOX_SHARE: Final = 0.25  # a detected line box larger than this share of the picture
+_MAX_LINE_HEIGHT: Final = 0.3  # a line taller than this share of the picture's short side
+_MIN_CREDIBLE: Final = 0.4  # credibility below this: photo detail, not an overlay
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What ``find_watermark`` found: the mask (255 = mark) and how sure it is (0..1)."""
+
+    mask: Mask
+    confidence: float
+
+
+@dataclass(frozen=True)
+class WatermarkRemoval:
+    """The outcome of ``remove_watermark_detailed``.
+
+    ``confidence`` (0..1) is the marked-pixel-weighted credibility of the parts removed:
+    how well a single overlay (one opacity and colour over the fill of the photo) explains
+    their pixels. ``marked_fraction`` is the share of the image's pixels in the mask.
+    """
+
+    result: Encoded
+    mask: Encoded
+    confidence: float
+    marked_fraction: float
 
 
 def detect_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) -> Mask:
     """A mask (255 = watermark) of the text and overlay marks found in ``pixels``."""
+    return find_watermark(pixels, hint_rects=hint_rects).mask
+
+
+def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) -> Detection:
+    """The marks found in ``pixels`` and the confidence in them.
+
+    Without hints, a detected line is kept only when it is credible as an overlay: its
+    box is not a large part of the picture and one opacity and colour over a fill of the
+    photo explain its strokes (``overlay_fit.credibility``). What is kept grows into the shadow,
+    outline or glow around it (``overlay_fit.grow_overlay``).
+    """
     bgr = visible_bgr(pixels)
     height, width = bgr.shape[:2]
     mask = np.zeros((height, width), dtype=np.uint8)
-    regions = _regions(width, height, hint_rects)
-    for x0, y0, x1, y1 in regions:
+    weighted, total = 0.0, 0
+    for x0, y0, x1, y1 in _regions(width, height, hint_rects):
         area = bgr[y0:y1, x0:x1]
         scale = min(1.0, DETECT_MAX_SIDE / max(x1 - x0, y1 - y0))
         small = area if scale >= 1.0 else scaled(area, scale)
         origin = np.array((x0, y0), dtype=np.float32)
         quads = [quad / np.float32(scale) + origin for quad in detect_text(small)]
+        found = False
         for quad in quads:
-            _add_strokes(mask, bgr, quad, _GROW, (x0, y0, x1, y1))
-        if hint_rects and not mask[y0:y1, x0:x1].any():
-            corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
-            _add_strokes(mask, bgr, corners, 0.0, (x0, y0, x1, y1))
-    return mask
+            part = _strokes_in(bgr, quad, _GROW, (x0, y0, x1, y1))
+            if part is None:
+                continue
+            box, strokes, grown_short = part
+            short = min(cv2.minAreaRect(quad)[1])
+            bx0, by0, bx1, by1 = box
+            # A "line" as tall as a good part of the picture, or covering much of it, is
+            # the photo's own structure (eyes, fur, coins), not a mark's text.
+            large = cv2.contourArea(
+                quad
+            ) > _MAX_BOX_SHARE * width * height or short > _MAX_LINE_HEIGHT * min(width, height)
+            score = credibility(bgr, box, strokes)
+            if not hint_rects and (large or score < _MIN_CREDIBLE):
+                continue
+            strokes = grow_overlay(bgr, box, strokes, grown_short)
+            target = mask[by0:by1, bx0:bx1]
+            np.bitwise_or(target, strokes, out=target)
+            count = int(cv2.countNonZero(strokes))
+            weighted += max(0.0, score) * count
+            total += count
+            found = True
+        if hint_rects and not found:
+            count, score = _segment_whole(bgr, (x0, y0, x1, y1), mask, scored=True)
+            weighted += max(0.0, score) * count
+            total += count
+    confidence = min(1.0, weighted / total) if total else 0.0
+    return Detection(mask, confidence)
 
 
 def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
@@ -80,10 +148,27 @@ def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
     bgr = visible_bgr(pixels)
     height, width = bgr.shape[:2]
     mask = np.zeros((height, width), dtype=np.uint8)
-    for x0, y0, x1, y1 in _regions(width, height, rects):
-        corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
-        _add_strokes(mask, bgr, corners, 0.0, (x0, y0, x1, y1))
+    for region in _regions(width, height, rects):
+        _segment_whole(bgr, region, mask, scored=False)
     return mask
+
+
+def _segment_whole(
+    bgr: Pixels, region: tuple[int, int, int, int], mask: Mask, *, scored: bool
+) -> tuple[int, float]:
+    """OR into ``mask`` what stands out inside the whole ``region`` (x0, y0, x1, y1);
+    returns (how many pixels, their credibility as an overlay when ``scored``, else 0)."""
+    x0, y0, x1, y1 = region
+    corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], dtype=np.float32)
+    part = _strokes_in(bgr, corners, 0.0, region)
+    if part is None:
+        return 0, 0.0
+    box, strokes, _ = part
+    bx0, by0, bx1, by1 = box
+    target = mask[by0:by1, bx0:bx1]
+    np.bitwise_or(target, strokes, out=target)
+    score = credibility(bgr, box, strokes) if scored else 0.0
+    return int(cv2.countNonZero(strokes)), score
 
 
 def remove_watermark(
@@ -95,16 +180,36 @@ def remove_watermark(
 ) -> tuple[Encoded, Encoded]:
     """Find the watermark, inpaint it, and return (result, mask PNG "L" 0/255).
 
-    The result is encoded like the source (as ``erase``). The inpainting method is
-    ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+    ``remove_watermark_detailed`` gives the same and the confidence.
 
     Raises ImageError no_watermark_found, and the decoding errors.
+    """
+    outcome = remove_watermark_detailed(
+        data, hint_rects=hint_rects, max_pixels=max_pixels, progress=progress
+    )
+    return outcome.result, outcome.mask
+
+
+def remove_watermark_detailed(
+    data: bytes,
+    *,
+    hint_rects: Sequence[Rect] | None = None,
+    max_pixels: int,
+    progress: Callable[[float], None] | None = None,
+) -> WatermarkRemoval:
+    """Find the watermark and inpaint it: the result (encoded like the source, as
+    ``erase``), the mask, and the confidence. Only masked pixels change. The inpainting
+    method is ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+
+    Raises ImageError no_watermark_found (nothing credible found: no pixel is changed),
+    and the decoding errors.
     """
     report = Progress(progress)
     source, pixels = open_and_decode(data, max_pixels)
     report(0.1)
     with phase("detect"):
-        mask = detect_watermark(pixels, hint_rects=hint_rects)
+        detection = find_watermark(pixels, hint_rects=hint_rects)
+    mask = detection.mask
     marked = int(cv2.countNonZero(mask))
     if marked == 0:
         raise ImageError(
@@ -118,7 +223,9 @@ def remove_watermark(
     result = encode_like_source(source, pixels)
     mask_png = encode_mask(mask)
     report.finish()
-    return result, mask_png
+    return WatermarkRemoval(
+        result, mask_png, round(detection.confidence, 3), marked / float(mask.size)
+    )
 
 
 def _regions(
@@ -136,14 +243,15 @@ def _regions(
     return regions
 
 
-def _add_strokes(
-    mask: Mask, bgr: Pixels, quad: Quad, grow: float, limit: tuple[int, int, int, int]
-) -> None:
-    """OR into ``mask`` the strokes inside ``quad`` (grown along its long side)."""
+def _strokes_in(
+    bgr: Pixels, quad: Quad, grow: float, limit: tuple[int, int, int, int]
+) -> tuple[tuple[int, int, int, int], Mask, float] | None:
+    """The strokes inside ``quad`` (grown along its long side) with a 1-pixel margin:
+    (their box x0, y0, x1, y1; the strokes there (255); the box's short side)."""
     (cx, cy), (w, h), angle = cv2.minAreaRect(quad.astype(np.float32))
     short = min(w, h)
     if short < _MIN_SIDE:
-        return
+        return None
     if w >= h:
         w += 2 * grow * h
     else:
@@ -154,9 +262,9 @@ def _add_strokes(
     x0, y0 = max(lx0, x), max(ly0, y)
     x1, y1 = min(lx1, x + bw), min(ly1, y + bh)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return
+        return None
     crop = bgr[y0:y1, x0:x1]
-    scale = min(1.0, _REFINE_SIDE / short)
+    scale = min(1.0, REFINE_SIDE / short)
     if scale < 1.0:
         crop = scaled(crop, scale)
     region = np.zeros(crop.shape[:2], dtype=np.uint8)
@@ -166,10 +274,11 @@ def _add_strokes(
     if scale < 1.0:
         up = cv2.resize(strokes, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         strokes = np.where(np.asarray(up) >= 128, np.uint8(255), np.uint8(0))
+    if not strokes.any():
+        return None
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     grown = np.asarray(cv2.dilate(strokes, element), dtype=np.uint8)
-    target = mask[y0:y1, x0:x1]
-    np.bitwise_or(target, grown, out=target)
+    return (x0, y0, x1, y1), grown, float(short)
 
 
 def _strokes(crop: Pixels, region: NDArray[np.bool_], short: float) -> Mask:

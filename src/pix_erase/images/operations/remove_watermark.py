@@ -10,7 +10,7 @@ from pix_erase.images.operations.params import MAX_SHAPES, Rect
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import read_image, store_result
 from pix_erase.platform.pool import report_progress
-from pix_erase.processing import remove_watermark
+from pix_erase.processing import WatermarkRemoval, remove_watermark_detailed
 from pix_erase.processing.progress import ProgressCallback
 from pix_erase.tasks.models import Task
 
@@ -19,6 +19,8 @@ class RemoveWatermark(BaseModel):
     """Find text and overlay watermarks automatically and erase them.
 
     The task's `result.mask_image_id` is the mask used: correct it and call `erase`.
+    `result.confidence` (0..1) says how well one overlay explains what was removed; when
+    nothing credible is found the task fails `no_watermark_found` and changes nothing.
     """
 
     model_config = ConfigDict(
@@ -44,17 +46,24 @@ async def run_remove_watermark(
 ) -> dict[str, Any]:
     params = RemoveWatermark.model_validate(task.params)
     source, data = await read_image(services, task, task.image_id)
-    result, mask = await services.pool.run_with_progress(
+    found: WatermarkRemoval = await services.pool.run_with_progress(
         progress,
-        remove_watermark,
+        remove_watermark_detailed,
         data,
         hint_rects=params.hint_rects,
         max_pixels=services.settings.app.max_image_pixels,
         progress=report_progress,
     )
-    image_id = await store_result(services, task, source, result, "remove_watermark", "result")
-    mask_id = await store_result(services, task, source, mask, "watermark_mask", "mask")
-    return {"image_id": str(image_id), "mask_image_id": str(mask_id)}
+    image_id = await store_result(
+        services, task, source, found.result, "remove_watermark", "result"
+    )
+    mask_id = await store_result(services, task, source, found.mask, "watermark_mask", "mask")
+    return {
+        "image_id": str(image_id),
+        "mask_image_id": str(mask_id),
+        "confidence": round(found.confidence, 3),
+        "marked_fraction": round(found.marked_fraction, 5),
+    }
 
 
 SPECS = (

@@ -16,7 +16,7 @@ from pix_erase.images.operations.registry import CheckContext, OperationSpec
 from pix_erase.images.operations.results import load_image, store_result
 from pix_erase.platform.lazy_files import FileSequence
 from pix_erase.platform.pool import report_progress
-from pix_erase.processing import remove_shared_watermark
+from pix_erase.processing import BatchRemoval, remove_shared_watermark_detailed
 from pix_erase.processing.progress import ProgressCallback
 from pix_erase.tasks.models import Task
 
@@ -26,7 +26,9 @@ MAX_BATCH = 50
 class BatchWatermarkRequest(BaseModel):
     """Learn the watermark 2 to 50 of your images share and remove it from each.
 
-    `POST /api/v1/watermarks/remove-batch`; `result.items` has one entry per image.
+    `POST /api/v1/watermarks/remove-batch`; `result.items` has one entry per image, with
+    its `method`: `joint` (learned from the set), `single` (the set's estimate did not fit
+    it: found on its own) or `unchanged` (no mark found in it), and a `confidence`.
     """
 
     model_config = ConfigDict(
@@ -72,9 +74,9 @@ async def run_watermark_batch(
         paths = [staging / str(index) for index in range(len(sources))]
         for source, path in zip(sources, paths, strict=True):
             await _download(services, source.storage_key, path)
-        results, mask = await services.pool.run_with_progress(
+        removal: BatchRemoval = await services.pool.run_with_progress(
             progress,
-            remove_shared_watermark,
+            remove_shared_watermark_detailed,
             FileSequence(paths),
             max_pixels=services.settings.app.max_image_pixels,
             progress=report_progress,
@@ -82,10 +84,19 @@ async def run_watermark_batch(
     finally:
         await asyncio.to_thread(shutil.rmtree, staging, True)
     items = []
-    for index, (source, encoded) in enumerate(zip(sources, results, strict=True)):
+    outcomes = zip(sources, removal.results, removal.items, strict=True)
+    for index, (source, encoded, item) in enumerate(outcomes):
         name = f"result-{index}"
         image_id = await store_result(services, task, source, encoded, "remove_watermark", name)
-        items.append({"source_image_id": str(source.id), "image_id": str(image_id)})
+        items.append(
+            {
+                "source_image_id": str(source.id),
+                "image_id": str(image_id),
+                "method": item.method,
+                "confidence": round(item.confidence, 3),
+            }
+        )
+    mask = removal.mask
     mask_id = await store_result(services, task, sources[0], mask, "watermark_mask", "mask")
     return {"items": items, "mask_image_id": str(mask_id)}
 

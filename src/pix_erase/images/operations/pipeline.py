@@ -9,9 +9,10 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from pix_erase.container import Services
+from pix_erase.errors import AppError
 from pix_erase.images.operations.budget import pipeline_peak, planning_error
 from pix_erase.images.operations.registry import CheckContext, OperationSpec
-from pix_erase.images.operations.results import read_image, store_result
+from pix_erase.images.operations.results import load_image, store_result
 from pix_erase.platform.pool import report_progress
 from pix_erase.processing import STEP_TYPES, ImageError, PixelStep, Step, run_steps
 from pix_erase.processing.progress import ProgressCallback
@@ -46,15 +47,21 @@ async def run_pipeline(
     services: Services, task: Task, progress: ProgressCallback
 ) -> dict[str, Any]:
     steps = _steps.validate_python(task.params["steps"])
-    source, data = await read_image(services, task, task.image_id)
-    encoded = await services.pool.run_with_progress(
-        progress,
-        run_steps,
-        data,
-        steps,
-        max_pixels=services.settings.app.max_image_pixels,
-        progress=report_progress,
-    )
+    source = await load_image(services, task, task.image_id)
+    storage = services.storage
+    # From local storage the pool process reads the file itself (no copy through a pipe).
+    data = storage.local_path(source.storage_key) or await storage.get_bytes(source.storage_key)
+    try:
+        encoded = await services.pool.run_with_progress(
+            progress,
+            run_steps,
+            data,
+            steps,
+            max_pixels=services.settings.app.max_image_pixels,
+            progress=report_progress,
+        )
+    except FileNotFoundError as exc:  # deleted meanwhile; not a storage outage to wait out
+        raise AppError("source_deleted", "The source was deleted while the task ran.") from exc
     operation = "+".join(step.type for step in steps)
     image_id = await store_result(services, task, source, encoded, operation, "result")
     return {"image_id": str(image_id)}

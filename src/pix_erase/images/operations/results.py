@@ -32,13 +32,13 @@ def result_id(task_id: uuid.UUID, name: str = "result") -> uuid.UUID:
 async def load_image(
     services: Services, task: Task, image_id: uuid.UUID | None, what: str = "source"
 ) -> Image:
-    """The task owner's image; fails the task with `{what}_missing` when it is gone."""
+    """The task owner's image; fails the task with `{what}_deleted` when it is gone."""
     async with services.sessionmaker() as session:
         image = None
         if image_id is not None:
             image = await ImageRepository(session).get_owned(image_id, task.owner_id)
     if image is None:
-        raise AppError(f"{what}_missing", f"The {what} image was deleted before the task ran.")
+        raise AppError(f"{what}_deleted", f"The {what} image was deleted before the task used it.")
     return image
 
 

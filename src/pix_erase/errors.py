@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pix_erase.platform.faults import BACKEND_DOWN
@@ -70,7 +71,8 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
-    413: "payload_too_large",
+    408: "request_timeout",
+    413: "request_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
@@ -143,17 +145,32 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for backend_down in BACKEND_DOWN:
+    # A pool with no free connection is as unavailable as a database that is down: the
+    # client should come back shortly, and nothing is wrong with its request.
+    for backend_down in (*BACKEND_DOWN, PoolTimeout):
         app.add_exception_handler(backend_down, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        400: "Bad request",
-        401: "Not authenticated",
-        404: "Not found",
-        422: "Validation error",
-    }.items()
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the envelope's schema."""
+    return {code: {"model": ErrorBody, "description": DESCRIPTIONS[code]} for code in statuses}
+
+
+DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden: not an administrator, or a cookie request from another site (CSRF)",
+    404: "Not found",
+    408: "The request body arrived too slowly",
+    409: "Conflict with the current state",
+    413: "The request body is larger than the limit",
+    415: "Unsupported media type",
+    422: "Validation error",
+    429: "Too many requests",
+    503: "A backend (database, broker or storage) is unavailable; retry shortly",
 }
+
+# What any API route may answer: CSRF refusals reach every unsafe route, body limits
+# every route that takes a body, and an exhausted database pool any route at all.
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 408, 413, 422, 503)

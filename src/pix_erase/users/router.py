@@ -10,15 +10,14 @@ from pix_erase.errors import ERROR_RESPONSES, ErrorBody
 from pix_erase.pagination import Page, PageQuery
 from pix_erase.users.auth import SESSION_COOKIE, AdminUser, CurrentUser, session_token
 from pix_erase.users.schemas import LoginIn, LoginOut, SignupIn, UserOut
-from pix_erase.users.service import AuthService, LoginThrottle, UserAdminService, create_user
+from pix_erase.users.service import AuthService, UserAdminService, create_user
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=ERROR_RESPONSES)
 
 
-def _auth_service(uow: UoW, services: ServicesDep) -> AuthService:
-    throttle = LoginThrottle(services.sessionmaker, services.settings.app)
-    return AuthService(uow.session, services.settings.app, throttle)
+def _auth_service(services: ServicesDep) -> AuthService:
+    return AuthService(services.sessionmaker, services.settings.app)
 
 
 Auth = Annotated[AuthService, Depends(_auth_service)]
@@ -59,10 +58,10 @@ async def login(body: LoginIn, request: Request, response: Response, auth: Auth)
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    _: CurrentUser, token: Annotated[str | None, Depends(session_token)], auth: Auth
+    _: CurrentUser, token: Annotated[str | None, Depends(session_token)], auth: Auth, uow: UoW
 ) -> Response:
     if token:
-        await auth.logout(token)
+        await auth.logout(uow.session, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pix_erase.platform.body_limits import BodyRejected
 from pix_erase.platform.faults import BACKEND_DOWN
 from pix_erase.platform.observability.http import EXCEPTION_SCOPE_KEY
 
@@ -83,6 +84,16 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
+async def _body_rejected(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyRejected)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def reject_body(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:
+    """The envelope for a body that `BodyLimits` refused before the app ran."""
+    return error_response(status, code, message, details)
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
@@ -143,6 +154,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(BodyRejected, _body_rejected)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # A pool with no free connection is as unavailable as a database that is down: the

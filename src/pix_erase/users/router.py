@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from pix_erase.dependencies import ServicesDep, UoW
-from pix_erase.errors import ERROR_RESPONSES, ErrorBody
+from pix_erase.errors import ERROR_RESPONSES, ErrorBody, error_responses
 from pix_erase.pagination import Page, PageQuery
 from pix_erase.users.auth import SESSION_COOKIE, AdminUser, CurrentUser, session_token
 from pix_erase.users.schemas import LoginIn, LoginOut, SignupIn, UserOut
@@ -77,6 +77,7 @@ def _admin_service(uow: UoW) -> UserAdminService:
 
 
 Admin = Annotated[UserAdminService, Depends(_admin_service)]
+CANNOT_CHANGE_SELF = error_responses(409)  # an administrator acting on themselves
 
 
 @users_router.get("")
@@ -90,21 +91,21 @@ async def get_user(user_id: uuid.UUID, _: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.get(user_id))
 
 
-@users_router.post("/{user_id}/deactivate")
+@users_router.post("/{user_id}/deactivate", responses=CANNOT_CHANGE_SELF)
 async def deactivate_user(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_active(me, user_id, active=False))
 
 
-@users_router.post("/{user_id}/activate")
+@users_router.post("/{user_id}/activate", responses=CANNOT_CHANGE_SELF)
 async def activate_user(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_active(me, user_id, active=True))
 
 
-@users_router.put("/{user_id}/admin")
+@users_router.put("/{user_id}/admin", responses=CANNOT_CHANGE_SELF)
 async def grant_admin(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_admin(me, user_id, is_admin=True))
 
 
-@users_router.delete("/{user_id}/admin")
+@users_router.delete("/{user_id}/admin", responses=CANNOT_CHANGE_SELF)
 async def revoke_admin(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_admin(me, user_id, is_admin=False))

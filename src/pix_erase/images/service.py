@@ -11,6 +11,7 @@ import structlog
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError, NotFound
+from pix_erase.images.exif_reader import read_stored_exif
 from pix_erase.images.keys import image_key
 from pix_erase.images.models import Image
 from pix_erase.images.operations import CheckContext, OperationSpec, spec_for, spec_of
@@ -27,7 +28,6 @@ from pix_erase.processing import (
     PixelStep,
     Resize,
     inspect_image,
-    read_exif,
     run_steps,
 )
 from pix_erase.tasks.models import Task
@@ -117,8 +117,7 @@ class ImageService:
         return self.services.storage.stream(image.storage_key)
 
     async def exif(self, image: Image) -> dict[str, Any]:
-        data = await self.services.storage.get_bytes(image.storage_key)
-        return await self.services.pool.run(read_exif, data)
+        return await read_stored_exif(self.services, image)
 
     async def preview(self, image: Image, size: int) -> bytes:
         """A WebP at most `size` pixels on its longer side (never enlarged), made in the

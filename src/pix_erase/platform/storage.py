@@ -22,6 +22,9 @@ class Storage(Protocol):
 
     async def get_bytes(self, key: str) -> bytes: ...
 
+    async def get_range(self, key: str, start: int, length: int) -> bytes:
+        """At most `length` bytes from offset `start` (fewer at the end of the object)."""
+
     def stream(self, key: str) -> AsyncIterator[bytes]: ...
 
     async def delete(self, key: str) -> None:
@@ -73,6 +76,14 @@ class LocalStorage:
 
     async def get_bytes(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def get_range(self, key: str, start: int, length: int) -> bytes:
+        def read() -> bytes:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+
+        return await asyncio.to_thread(read)
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(self._path(key).open, "rb")

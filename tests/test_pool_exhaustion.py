@@ -1,6 +1,8 @@
 """A database pool with no free connection answers 503, and readiness says so; plus the
 small contract checks of the same issue (bounded offsets, documented answers)."""
 
+import uuid
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -46,3 +48,11 @@ async def test_the_openapi_document_names_the_refusals_routes_give(
     upload = paths["/api/v1/images"]["post"]["responses"]
     assert {"403", "408", "413", "503"} <= set(upload)
     assert "429" in paths["/api/v1/auth/login"]["post"]["responses"]
+
+
+async def test_method_not_allowed_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    """PUT and DELETE .../admin are two routes; a 405 there must name both (found by
+    schemathesis: Starlette named only the first route that matched the path)."""
+    response = await client.request("OPTIONS", f"/api/v1/users/{uuid.uuid4()}/admin")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, PUT"

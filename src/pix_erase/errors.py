@@ -107,15 +107,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=headers)
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> str:
     """Every method some route serves at this path. Starlette names only the first route
-    that matched the path, but e.g. PUT and DELETE .../admin are two routes."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    that matched the path, but e.g. PUT and DELETE .../admin are two routes; so each
+    method is tried against the app's routes (included routers nest theirs)."""
+    routes = request.app.router.routes
+
+    def serves(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return ", ".join(method for method in _METHODS if serves(method))
 
 
 def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:

@@ -37,11 +37,14 @@ class Login:
 async def create_user(
     session: AsyncSession, email: str, password: str, name: str | None, is_admin: bool = False
 ) -> User:
+    # Hash before the first query: the session takes its pool connection lazily, so none
+    # is held during Argon2's tenth of a second.
+    password_hash = await hash_password(password)
     users = UserRepository(session)
     email = normalize_email(email)
     if await users.get_by_email(email) is not None:
         raise AppError("email_taken", "An account with this email already exists.", 409)
-    user = User(email=email, name=name, password_hash=await hash_password(password))
+    user = User(email=email, name=name, password_hash=password_hash)
     user.is_admin = is_admin
     try:
         return await users.add(user)

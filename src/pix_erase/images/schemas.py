@@ -5,10 +5,9 @@ The operations' own parameter models live with their declarations in `operations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from pix_erase.images.operations import Operation
 from pix_erase.processing import Step
@@ -38,21 +37,10 @@ class ImageOut(BaseModel):
 class OperationRequest(BaseModel):
     """Either one `operation`, or a pipeline of `steps` (1..8) that yields one result image."""
 
-    # The schema says "exactly one" too, so clients (and API fuzzers) can know it.
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["operation"], "not": {"required": ["steps"]}},
-                {"required": ["steps"], "not": {"required": ["operation"]}},
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
-    operation: Operation | SkipJsonSchema[None] = None
-    steps: (
-        Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS)] | SkipJsonSchema[None]
-    ) = None
+    operation: Operation | None = None
+    steps: list[Step] | None = Field(None, min_length=1, max_length=MAX_STEPS)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:

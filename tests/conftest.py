@@ -14,6 +14,7 @@ import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -133,6 +134,17 @@ async def app(backend: str, settings: Settings) -> AsyncIterator[FastAPI]:
     finally:
         if worker is not None:
             worker.stop()
+
+
+@asynccontextmanager
+async def app_with(settings: Settings, **app_settings: Any) -> AsyncIterator[FastAPI]:
+    """A second API on the same backend with some settings changed (e.g. a tiny database
+    pool). Tasks it queues go to the backend's broker; it runs no worker of its own."""
+    changed = settings.model_copy(update={"app": settings.app.model_copy(update=app_settings)})
+    await asyncio.to_thread(upgrade_head, changed.app.resolved_database_url)
+    application = create_app(changed, in_process_worker=False)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        yield application
 
 
 def services_of(app: FastAPI) -> Services:

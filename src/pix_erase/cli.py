@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from pix_erase.platform.db import create_engine, create_sessionmaker, transaction
+from pix_erase.platform.http_server import uvicorn_options
 from pix_erase.platform.migrate import upgrade_head
 from pix_erase.platform.observability.logging import configure_logging
 from pix_erase.setup.config import Settings, load_settings
@@ -39,6 +40,7 @@ def serve(
         port=port or settings.server.port,
         log_config=None,
         timeout_graceful_shutdown=int(settings.app.shutdown_grace_seconds) + 5,
+        **uvicorn_options(settings.server),
     )
 
 
@@ -59,6 +61,7 @@ def api(
         port=port or settings.server.port,
         log_config=None,
         timeout_graceful_shutdown=int(settings.app.shutdown_grace_seconds),
+        **uvicorn_options(settings.server),
     )
 
 

@@ -73,7 +73,13 @@ def build_storage(settings: Settings) -> Storage:
 
 def build_services(settings: Settings, processes: int | None = None) -> Services:
     settings.app.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.app.resolved_database_url)
+    app = settings.app
+    engine = create_engine(
+        app.resolved_database_url,
+        pool_size=app.db_pool_size,
+        max_overflow=app.db_max_overflow,
+        pool_timeout=app.db_pool_timeout_seconds,
+    )
     instrument_engine(engine)
     broker = create_broker(settings)
     broker.add_middlewares(ObservabilityMiddleware(settings.observability.app_name))

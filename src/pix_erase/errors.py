@@ -12,8 +12,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from pix_erase.platform.body_limits import BodyRejected
 from pix_erase.platform.faults import BACKEND_DOWN
 from pix_erase.platform.observability.http import EXCEPTION_SCOPE_KEY
 
@@ -70,7 +73,8 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
-    413: "payload_too_large",
+    408: "request_timeout",
+    413: "request_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
@@ -81,14 +85,42 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _body_rejected(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyRejected)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def reject_body(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:
+    """The envelope for a body that `BodyLimits` refused before the app ran."""
+    return error_response(status, code, message, details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route."
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return error_response(exc.status_code, code, message, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette names only the first route
+    that matched the path, but e.g. PUT and DELETE .../admin are two routes; so each
+    method is tried against the app's routes (included routers nest theirs)."""
+    routes = request.app.router.routes
+
+    def serves(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return ", ".join(method for method in _METHODS if serves(method))
 
 
 def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
@@ -141,19 +173,35 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(BodyRejected, _body_rejected)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for backend_down in BACKEND_DOWN:
+    # A pool with no free connection is as unavailable as a database that is down: the
+    # client should come back shortly, and nothing is wrong with its request.
+    for backend_down in (*BACKEND_DOWN, PoolTimeout):
         app.add_exception_handler(backend_down, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        400: "Bad request",
-        401: "Not authenticated",
-        404: "Not found",
-        422: "Validation error",
-    }.items()
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the envelope's schema."""
+    return {code: {"model": ErrorBody, "description": DESCRIPTIONS[code]} for code in statuses}
+
+
+DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden: not an administrator, or a cookie request from another site (CSRF)",
+    404: "Not found",
+    408: "The request body arrived too slowly",
+    409: "Conflict with the current state",
+    413: "The request body is larger than the limit",
+    415: "Unsupported media type",
+    422: "Validation error",
+    429: "Too many requests",
+    503: "A backend (database, broker or storage) is unavailable; retry shortly",
 }
+
+# What any API route may answer: CSRF refusals reach every unsafe route, body limits
+# every route that takes a body, and an exhausted database pool any route at all.
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 408, 413, 422, 503)

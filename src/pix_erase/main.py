@@ -11,10 +11,11 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from pix_erase import health
 from pix_erase.container import Services, build_services
-from pix_erase.errors import install_error_handlers
+from pix_erase.errors import install_error_handlers, reject_body
+from pix_erase.images.router import MULTIPART_OVERHEAD, watermarks_router
 from pix_erase.images.router import router as images_router
-from pix_erase.images.router import watermarks_router
 from pix_erase.images.sweep import sweep_periodically
+from pix_erase.platform.body_limits import BodyLimits
 from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.metrics import APP_INFO, exposition
 from pix_erase.platform.observability.tracing import (
@@ -86,6 +87,16 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
     # Order matters: added last is outermost. The request observer runs inside the
     # OpenTelemetry middleware, so the request's span is current when it records.
     routes = RouteTable(app.routes)
+    limits = settings.app
+    app.add_middleware(
+        BodyLimits,
+        reject=reject_body,
+        max_bytes=limits.max_json_bytes,
+        # Uploads stream to a staging file as they arrive, up to the upload limit.
+        streamed={("POST", "/api/v1/images"): limits.max_upload_bytes + MULTIPART_OVERHEAD},
+        timeout=limits.body_timeout_seconds,
+        min_rate=limits.body_min_bytes_per_second,
+    )
     app.add_middleware(CsrfMiddleware, cookie_name=SESSION_COOKIE)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestObserver, app_name=app_name, routes=routes)

@@ -6,6 +6,9 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 T = TypeVar("T")
+# Databases take OFFSET as a 64-bit integer (SQLite's driver raises OverflowError past
+# it); no list is anywhere near 2^31 long, so anything beyond is a client mistake, a 422.
+MAX_OFFSET = 2**31 - 1
 
 
 class Page(BaseModel, Generic[T]):
@@ -20,7 +23,7 @@ class PageParams(BaseModel):
 
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

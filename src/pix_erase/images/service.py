@@ -11,6 +11,7 @@ import structlog
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError, NotFound
+from pix_erase.images.exif_reader import read_stored_exif
 from pix_erase.images.keys import image_key, render_prefix
 from pix_erase.images.models import Image
 from pix_erase.images.operations import CheckContext, OperationSpec, spec_for, spec_of
@@ -25,7 +26,6 @@ from pix_erase.processing import (
     ImageInfo,
     PixelStep,
     inspect_image,
-    read_exif,
 )
 from pix_erase.tasks.models import Task
 from pix_erase.tasks.service import TaskService
@@ -121,8 +121,7 @@ class ImageService:
         return self.services.storage.stream(image.storage_key)
 
     async def exif(self, image: Image) -> dict[str, Any]:
-        data = await self.services.storage.get_bytes(image.storage_key)
-        return await self.services.quick_pool.run(read_exif, data)
+        return await read_stored_exif(self.services, image)
 
     async def delete(self, image: Image) -> None:
         # The row goes in this transaction; the object once it has committed. If the

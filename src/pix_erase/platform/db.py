@@ -81,12 +81,17 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0
+) -> AsyncEngine:
+    """An engine whose pool waits at most `pool_timeout` seconds for a connection; past
+    that it raises `sqlalchemy.exc.TimeoutError`, which the API answers with a 503."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, **pool)
 
 
 SessionMaker = async_sessionmaker[AsyncSession]

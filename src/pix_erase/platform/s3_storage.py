@@ -134,6 +134,19 @@ class S3Storage:
                 return None
             raise
 
+    async def get_range(self, key: str, start: int, length: int) -> bytes:
+        s3 = await self._s3()
+        byte_range = f"bytes={start}-{start + length - 1}"
+        try:
+            response = await s3.get_object(Bucket=self.bucket, Key=key, Range=byte_range)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # `start` is at or past the end of the object
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+            return data
+
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         s3 = await self._s3()
         response = await s3.get_object(Bucket=self.bucket, Key=key)

@@ -26,6 +26,9 @@ class Storage(Protocol):
     async def find_bytes(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is none (a cache lookup)."""
 
+    async def get_range(self, key: str, start: int, length: int) -> bytes:
+        """At most `length` bytes from offset `start` (fewer at the end of the object)."""
+
     def stream(self, key: str) -> AsyncIterator[bytes]: ...
 
     def local_path(self, key: str) -> Path | None:
@@ -93,6 +96,14 @@ class LocalStorage:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    async def get_range(self, key: str, start: int, length: int) -> bytes:
+        def read() -> bytes:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+
+        return await asyncio.to_thread(read)
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(self._path(key).open, "rb")

@@ -140,3 +140,13 @@ def read_exif_from(image: Image.Image) -> Image.Exif | None:
     except EXIF_ERRORS:
         return None
     return None
+
+
+def exif_bytes_to_json(raw: bytes) -> dict[str, JSONValue]:
+    """EXIF to JSON from a raw EXIF block ("Exif\\0\\0" + TIFF, or TIFF alone); {} if unreadable."""
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except EXIF_ERRORS:
+        return {}
+    return exif_to_json(exif)

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from pix_erase.dependencies import UoW
+from pix_erase.dependencies import ServicesDep
 from pix_erase.errors import AppError
 from pix_erase.platform.security import hash_token
 from pix_erase.users.models import User
@@ -34,14 +34,23 @@ def session_token(
 
 
 async def _optional_user(
-    uow: UoW, token: Annotated[str | None, Depends(session_token)]
+    services: ServicesDep, token: Annotated[str | None, Depends(session_token)]
 ) -> User | None:
     if not token:
         return None
-    return await _current_user(uow, token)
+    return await _current_user(services, token)
 
 
-async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_token)]) -> User:
+async def _current_user(
+    services: ServicesDep, token: Annotated[str | None, Depends(session_token)]
+) -> User:
+    """The session's user, looked up in a transaction of its own that ends at once.
+
+    Not in the request's unit of work: that would keep a pool connection checked out
+    from here to the response, so a client that sends its upload slowly (or never) would
+    hold one, and a handful of such clients would starve every other request. The
+    request's own session takes a connection only when it first queries.
+    """
     if not token:
         raise AppError(
             "not_authenticated",
@@ -49,7 +58,8 @@ async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_t
             401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = await SessionRepository(uow.session).get_live(hash_token(token), datetime.now(UTC))
+    async with services.sessionmaker() as session:
+        found = await SessionRepository(session).get_live(hash_token(token), datetime.now(UTC))
     if found is None:
         raise AppError(
             "invalid_session",

@@ -4,7 +4,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_erase.users.models import LoginFailure, User, UserSession
@@ -81,15 +82,42 @@ class LoginFailureRepository:
         rows = await self.session.scalars(select(LoginFailure).where(LoginFailure.key.in_(keys)))
         return rows.all()
 
-    async def record(self, key: str, now: datetime, window_started_after: datetime) -> None:
-        row = await self.session.get(LoginFailure, key, with_for_update=True)
-        if row is None:
-            self.session.add(LoginFailure(key=key, failures=1, window_started_at=now))
-        elif row.window_started_at <= window_started_after:
-            row.failures, row.window_started_at = 1, now
-        else:
-            row.failures += 1
-        await self.session.flush()
+    async def count(
+        self, key: str, now: datetime, window_started_after: datetime
+    ) -> tuple[int, datetime]:
+        """Add one attempt to `key`'s window (a new window if it ended) in one statement.
+
+        One `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on both SQLite and PostgreSQL:
+        parallel attempts each see their own count, none is lost, and no row lock is
+        held between a read and a write.
+        """
+        row = LoginFailure
+        ended = row.window_started_at <= window_started_after
+        stamp = literal(now, type_=row.window_started_at.type)
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(row)
+            .values(key=key, failures=1, window_started_at=now)
+            .on_conflict_do_update(
+                index_elements=[row.key],
+                set_={
+                    "failures": case((ended, 1), else_=row.failures + 1),
+                    "window_started_at": case((ended, stamp), else_=row.window_started_at),
+                },
+            )
+            .returning(row.failures, row.window_started_at)
+        )
+        failures, started = (await self.session.execute(statement)).one()
+        return int(failures), started
+
+    async def uncount(self, key: str) -> None:
+        """Take back one attempt (a login that succeeded is not a failure)."""
+        await self.session.execute(
+            update(LoginFailure)
+            .where(LoginFailure.key == key, LoginFailure.failures > 0)
+            .values(failures=LoginFailure.failures - 1)
+        )
 
     async def clear(self, key: str) -> None:
         await self.session.execute(delete(LoginFailure).where(LoginFailure.key == key))

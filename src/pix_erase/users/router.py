@@ -6,19 +6,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from pix_erase.dependencies import ServicesDep, UoW
-from pix_erase.errors import ERROR_RESPONSES, ErrorBody
+from pix_erase.errors import ERROR_RESPONSES, ErrorBody, error_responses
 from pix_erase.pagination import Page, PageQuery
 from pix_erase.users.auth import SESSION_COOKIE, AdminUser, CurrentUser, session_token
 from pix_erase.users.schemas import LoginIn, LoginOut, SignupIn, UserOut
-from pix_erase.users.service import AuthService, LoginThrottle, UserAdminService, create_user
+from pix_erase.users.service import AuthService, UserAdminService, create_user
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=ERROR_RESPONSES)
 
 
-def _auth_service(uow: UoW, services: ServicesDep) -> AuthService:
-    throttle = LoginThrottle(services.sessionmaker, services.settings.app)
-    return AuthService(uow.session, services.settings.app, throttle)
+def _auth_service(services: ServicesDep) -> AuthService:
+    return AuthService(services.sessionmaker, services.settings.app)
 
 
 Auth = Annotated[AuthService, Depends(_auth_service)]
@@ -59,10 +58,10 @@ async def login(body: LoginIn, request: Request, response: Response, auth: Auth)
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    _: CurrentUser, token: Annotated[str | None, Depends(session_token)], auth: Auth
+    _: CurrentUser, token: Annotated[str | None, Depends(session_token)], auth: Auth, uow: UoW
 ) -> Response:
     if token:
-        await auth.logout(token)
+        await auth.logout(uow.session, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -78,6 +77,7 @@ def _admin_service(uow: UoW) -> UserAdminService:
 
 
 Admin = Annotated[UserAdminService, Depends(_admin_service)]
+CANNOT_CHANGE_SELF = error_responses(409)  # an administrator acting on themselves
 
 
 @users_router.get("")
@@ -91,21 +91,21 @@ async def get_user(user_id: uuid.UUID, _: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.get(user_id))
 
 
-@users_router.post("/{user_id}/deactivate")
+@users_router.post("/{user_id}/deactivate", responses=CANNOT_CHANGE_SELF)
 async def deactivate_user(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_active(me, user_id, active=False))
 
 
-@users_router.post("/{user_id}/activate")
+@users_router.post("/{user_id}/activate", responses=CANNOT_CHANGE_SELF)
 async def activate_user(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_active(me, user_id, active=True))
 
 
-@users_router.put("/{user_id}/admin")
+@users_router.put("/{user_id}/admin", responses=CANNOT_CHANGE_SELF)
 async def grant_admin(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_admin(me, user_id, is_admin=True))
 
 
-@users_router.delete("/{user_id}/admin")
+@users_router.delete("/{user_id}/admin", responses=CANNOT_CHANGE_SELF)
 async def revoke_admin(user_id: uuid.UUID, me: AdminUser, admin: Admin) -> UserOut:
     return UserOut.model_validate(await admin.set_admin(me, user_id, is_admin=False))

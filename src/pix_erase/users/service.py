@@ -1,6 +1,7 @@
 """Use cases of the users feature: sign up, log in and out, and the admin's controls."""
 
 import math
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,12 @@ from pix_erase.users.repository import LoginFailureRepository, SessionRepository
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The one form of an address, the same at signup and at login (docs/security.md).
+
+    NFKC folds compatibility look-alikes (a full-width `admin` becomes the ASCII one),
+    casefold makes case not matter: one person cannot hold two accounts that read the same.
+    """
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,14 @@ class Login:
 async def create_user(
     session: AsyncSession, email: str, password: str, name: str | None, is_admin: bool = False
 ) -> User:
+    # Hash before the first query: the session takes its pool connection lazily, so none
+    # is held during Argon2's tenth of a second.
+    password_hash = await hash_password(password)
     users = UserRepository(session)
     email = normalize_email(email)
     if await users.get_by_email(email) is not None:
         raise AppError("email_taken", "An account with this email already exists.", 409)
-    user = User(email=email, name=name, password_hash=await hash_password(password))
+    user = User(email=email, name=name, password_hash=password_hash)
     user.is_admin = is_admin
     try:
         return await users.add(user)
@@ -44,14 +53,14 @@ async def create_user(
 
 
 class LoginThrottle:
-    """Counts failed logins per email and per client in a sliding window.
+    """Counts login attempts per email and per client in a window; a success is taken back.
 
-    Failures are written in their own transaction: the failed request rolls back, but
-    its failure must still count.
+    Every attempt is counted before its password is checked, in one atomic statement per
+    key, and then compared with the limit. So parallel guesses each see their own count,
+    and no more than the limit of them ever reach the password check.
     """
 
-    def __init__(self, sessionmaker: SessionMaker, settings: AppSettings) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, settings: AppSettings) -> None:
         # One address may serve many people (an office, a proxy), so it gets more room.
         self.limits = {
             "email": settings.login_max_failures,
@@ -59,59 +68,70 @@ class LoginThrottle:
         }
         self.window = timedelta(seconds=settings.login_window_seconds)
 
-    async def check(self, session: AsyncSession, keys: Sequence[str], now: datetime) -> None:
+    async def count(self, session: AsyncSession, keys: Sequence[str], now: datetime) -> int:
+        """Count one attempt for each key; the seconds to wait if any is over its limit."""
+        failures = LoginFailureRepository(session)
         retry_after = 0.0
-        for row in await LoginFailureRepository(session).get_many(keys):
-            reopens = row.window_started_at + self.window
-            limit = self.limits[row.key.split(":", 1)[0]]
-            if row.failures >= limit and reopens > now:
-                retry_after = max(retry_after, (reopens - now).total_seconds())
-        if retry_after:
-            seconds = math.ceil(retry_after)
-            raise AppError(
-                "too_many_login_attempts",
-                f"Too many failed logins; try again in {seconds} seconds.",
-                429,
-                headers={"Retry-After": str(seconds)},
-            )
+        for key in keys:
+            count, started = await failures.count(key, now, window_started_after=now - self.window)
+            if count > self.limits[key.split(":", 1)[0]]:
+                retry_after = max(retry_after, (started + self.window - now).total_seconds())
+        return math.ceil(retry_after)
 
-    async def record_failure(self, keys: Sequence[str], now: datetime) -> None:
-        async with transaction(self.sessionmaker) as session:
-            failures = LoginFailureRepository(session)
-            for key in keys:
-                await failures.record(key, now, window_started_after=now - self.window)
+    async def succeeded(self, session: AsyncSession, email_key: str, client_key: str) -> None:
+        failures = LoginFailureRepository(session)
+        await failures.clear(email_key)
+        await failures.uncount(client_key)
 
-    async def clear(self, session: AsyncSession, key: str) -> None:
-        await LoginFailureRepository(session).clear(key)
+
+def too_many_attempts(seconds: int) -> AppError:
+    return AppError(
+        "too_many_login_attempts",
+        f"Too many failed logins; try again in {seconds} seconds.",
+        429,
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 class AuthService:
-    def __init__(self, session: AsyncSession, settings: AppSettings, throttle: LoginThrottle):
-        self.session = session
+    """Log in and out.
+
+    Login runs its own short transactions instead of the request's unit of work: one to
+    count the attempt and find the user, none while Argon2 checks the password (a
+    tenth of a second of CPU), one to open the session. A login therefore never holds
+    a pool connection while it waits for anything, nor two at once, and its attempt
+    stays counted whatever the answer.
+    """
+
+    def __init__(self, sessionmaker: SessionMaker, settings: AppSettings) -> None:
+        self.sessionmaker = sessionmaker
         self.settings = settings
-        self.throttle = throttle
+        self.throttle = LoginThrottle(settings)
 
     async def login(self, email: str, password: str, client: str) -> Login:
         now = datetime.now(UTC)
         email = normalize_email(email)
-        keys = [f"email:{email}", f"client:{client}"]
-        await self.throttle.check(self.session, keys, now)
-        user = await UserRepository(self.session).get_by_email(email)
+        email_key, client_key = f"email:{email}", f"client:{client}"
+        async with transaction(self.sessionmaker) as session:
+            retry_after = await self.throttle.count(session, [email_key, client_key], now)
+            user = None if retry_after else await UserRepository(session).get_by_email(email)
+        if retry_after:
+            raise too_many_attempts(retry_after)
         # Verify even for an unknown email, so timing does not tell which emails exist.
         valid = await verify_password(user.password_hash if user else None, password)
         if user is None or not valid or not user.is_active:
-            await self.throttle.record_failure(keys, now)
             raise AppError("invalid_credentials", "Wrong email or password.", 401)
-        await self.throttle.clear(self.session, keys[0])
         token = new_token()
         expires_at = now + timedelta(seconds=self.settings.session_ttl_seconds)
-        await SessionRepository(self.session).add(
-            UserSession(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at)
-        )
+        async with transaction(self.sessionmaker) as session:
+            await self.throttle.succeeded(session, email_key, client_key)
+            await SessionRepository(session).add(
+                UserSession(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at)
+            )
         return Login(token=token, expires_at=expires_at, user=user)
 
-    async def logout(self, token: str) -> None:
-        await SessionRepository(self.session).revoke(hash_token(token), datetime.now(UTC))
+    async def logout(self, session: AsyncSession, token: str) -> None:
+        await SessionRepository(session).revoke(hash_token(token), datetime.now(UTC))
 
 
 class UserAdminService:

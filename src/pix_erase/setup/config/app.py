@@ -24,6 +24,17 @@ class AppSettings(BaseSettings):
     )
     login_window_seconds: int = Field(15 * 60, gt=0, validation_alias="LOGIN_WINDOW_SECONDS")
     cookie_secure: bool = Field(False, validation_alias="COOKIE_SECURE")
+    # Request bodies (docs/security.md): a JSON body is small, an upload is read at a
+    # minimum pace, so no client can hold memory, disk or a worker for long.
+    max_json_bytes: int = Field(1 * MB, gt=0, validation_alias="MAX_JSON_BYTES")
+    body_timeout_seconds: float = Field(30.0, gt=0, validation_alias="REQUEST_BODY_TIMEOUT_SECONDS")
+    body_min_bytes_per_second: int = Field(
+        16 * 1024, ge=0, validation_alias="REQUEST_BODY_MIN_BYTES_PER_SECOND"
+    )
+    # The database pool: a request that waits longer than the timeout answers 503.
+    db_pool_size: int = Field(10, ge=1, validation_alias="DB_POOL_SIZE")
+    db_max_overflow: int = Field(10, ge=0, validation_alias="DB_MAX_OVERFLOW")
+    db_pool_timeout_seconds: float = Field(10.0, gt=0, validation_alias="DB_POOL_TIMEOUT_SECONDS")
     task_claim_timeout_seconds: float = Field(
         60.0, gt=0, validation_alias="TASK_CLAIM_TIMEOUT_SECONDS"
     )

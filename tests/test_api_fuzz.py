@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -79,6 +79,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         "PIX_ERASE_DATA_DIR": str(data_dir),
         "UVICORN_PORT": str(port),
         "LOGIN_MAX_FAILURES_PER_CLIENT": "100000",
+        "LOGIN_MAX_FAILURES": "100000",
         "MAX_UPLOAD_BYTES": str(4 * 1024 * 1024),
     }
     serve = PixProcess(["serve"], env, data_dir / "serve.log")
@@ -156,10 +157,22 @@ def test_linked_calls_as_a_new_user(api: Api) -> None:
     user with one image: Hypothesis replays scenarios and needs each to meet the same
     state, which a shared account (or the admin's view of every user) would not give."""
 
-    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+    # A scenario must meet the same answers when Hypothesis runs its choices again: a
+    # signup of a generated address succeeds once and is a 409 from then on, so it stays
+    # out of the machine (the per-route tests above call it).
+    linked = schema.exclude(path="/api/v1/auth/signup")
+
+    class Machine(linked.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             with httpx.Client(base_url=api.base, timeout=30) as http:
                 self.email, self.token = api.new_user(http)
+
+        def before_call(self, case: Case[Any]) -> None:
+            # With `wait` an operation answers 200 or 202 depending on how fast its task
+            # ran; the machine's next steps follow that status, and Hypothesis needs the
+            # same choices to lead to the same states. Without it the answer is always 202.
+            if case.query:
+                case.query.pop("wait", None)
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
             token = self.token
@@ -189,5 +202,9 @@ def test_linked_calls_as_a_new_user(api: Api) -> None:
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
+            # Generate only: a replay (shrinking, the example database) meets a server whose
+            # state moved on (throttles, caps), which Hypothesis reports as flaky data.
+            phases=[Phase.generate],
+            database=None,
         )
     )

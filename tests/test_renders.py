@@ -105,6 +105,8 @@ async def test_signed_url_works_without_a_session_and_only_as_signed(
     assert tampered.json()["code"] == "render_url_invalid"
     elsewhere = await client.get(parts.path.replace(image_id, str(uuid.uuid4())), params=query)
     assert elsewhere.status_code == 403
+    garbled = await client.get(parts.path, params=query | {"sig": "\u00e42\U0001f3ff"})
+    assert garbled.status_code == 403  # a fuzzer's signature is refused, never a 500
 
     past = int(time.time()) - 10
     params = RenderParams(w=100, format="jpeg")

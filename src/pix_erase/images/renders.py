@@ -127,7 +127,8 @@ def sign(secret: bytes, image_id: uuid.UUID, params: RenderParams, expires: int)
 def check_signature(
     secret: bytes, image_id: uuid.UUID, params: RenderParams, expires: int, signature: str
 ) -> None:
-    if not hmac.compare_digest(sign(secret, image_id, params, expires), signature):
+    expected = sign(secret, image_id, params, expires).encode()
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
         raise AppError("render_url_invalid", "The signature does not match this render.", 403)
     if expires < time.time():
         raise AppError("render_url_expired", "This render URL has expired.", 403)

@@ -27,6 +27,7 @@ def test_page_is_served_with_a_strict_policy(served: str) -> None:
     response = httpx.get(served + "/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
+    assert httpx.head(served + "/").status_code == 200  # `curl -I` and uptime checks
     csp = response.headers["content-security-policy"]
     assert "default-src 'self'" in csp
     assert "img-src 'self' blob: data:" in csp

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -261,3 +262,23 @@ if __name__ == "__main__":
         pass
     finally:
         backends.close()
+
+
+def serve_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `pix-erase serve` on its embedded defaults in `data_dir` and a
+    free port (whatever DATABASE_URL or REDIS_URL the shell has)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    return env | {"PIX_ERASE_DATA_DIR": str(data_dir), "UVICORN_PORT": str(free_port()), **extra}
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """`pix-erase serve` with `env` (see `serve_env`), ready; its base URL. Stopped at the end."""
+    data_dir = Path(env["PIX_ERASE_DATA_DIR"])
+    serve = PixProcess(["serve"], env, data_dir / "serve.log")
+    base = f"http://127.0.0.1:{env['UVICORN_PORT']}"
+    try:
+        serve.wait_ready(base)
+        yield base
+    finally:
+        serve.stop()

@@ -137,13 +137,20 @@ async def app(backend: str, settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @asynccontextmanager
+async def running_app(settings: Settings, *, in_process_worker: bool) -> AsyncIterator[FastAPI]:
+    """The API on `settings`, its database migrated, between its startup and shutdown."""
+    await asyncio.to_thread(upgrade_head, settings.app.resolved_database_url)
+    application = create_app(settings, in_process_worker=in_process_worker)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        yield application
+
+
+@asynccontextmanager
 async def app_with(settings: Settings, **app_settings: Any) -> AsyncIterator[FastAPI]:
     """A second API on the same backend with some settings changed (e.g. a tiny database
     pool). Tasks it queues go to the backend's broker; it runs no worker of its own."""
     changed = settings.model_copy(update={"app": settings.app.model_copy(update=app_settings)})
-    await asyncio.to_thread(upgrade_head, changed.app.resolved_database_url)
-    application = create_app(changed, in_process_worker=False)
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+    async with running_app(changed, in_process_worker=False) as application:
         yield application
 
 

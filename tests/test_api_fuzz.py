@@ -7,7 +7,6 @@ routes (an uploaded image's id into its other routes, a task's id into GET /task
 A few hundred requests in all, so it stays within CI's patience.
 """
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from pix_erase.main import create_app
 from pix_erase.setup.config import Settings
-from tests.backends import PixProcess, free_port
+from tests.backends import serve_env, serving
 from tests.conftest import encode, sample_rgb
 
 EXAMPLES = 8  # per route and role: about 22 routes x 2 roles, plus the stateful runs
@@ -71,21 +70,16 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("fuzz")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    # The fuzzer's wrong logins all come from 127.0.0.1: give it room, so that valid
-    # logins of the test itself still pass (429s are documented and checked as such).
-    env |= {
-        "PIX_ERASE_DATA_DIR": str(data_dir),
-        "UVICORN_PORT": str(port),
-        "LOGIN_MAX_FAILURES_PER_CLIENT": "100000",
-        "LOGIN_MAX_FAILURES": "100000",
-        "MAX_UPLOAD_BYTES": str(4 * 1024 * 1024),
-    }
-    serve = PixProcess(["serve"], env, data_dir / "serve.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        serve.wait_ready(base)
+    # The fuzzer's wrong logins all come from 127.0.0.1 and repeat addresses: give it room,
+    # so that valid logins of the test itself still pass (429s are documented and checked
+    # as such).
+    env = serve_env(
+        data_dir,
+        LOGIN_MAX_FAILURES_PER_CLIENT="100000",
+        LOGIN_MAX_FAILURES="100000",
+        MAX_UPLOAD_BYTES=str(4 * 1024 * 1024),
+    )
+    with serving(env) as base:
         fuzz = Api(base, data_dir)
         with httpx.Client(base_url=base, timeout=30) as http:
             for role in ("user", "admin"):
@@ -93,8 +87,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             make_admin(env, fuzz.emails["admin"])
             fuzz.tokens["admin"] = fuzz.login(http, fuzz.emails["admin"])
         yield fuzz
-    finally:
-        serve.stop()
 
 
 def make_admin(env: dict[str, str], email: str) -> None:

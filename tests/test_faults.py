@@ -22,16 +22,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from pix_erase.main import create_app
-from pix_erase.platform.migrate import upgrade_head
 from pix_erase.setup.config import Settings
 from tests.backends import PixProcess, ProductionBackends
-from tests.conftest import UserClient, make_client, production_settings, settings_env
+from tests.conftest import (
+    UserClient,
+    make_client,
+    production_settings,
+    running_app,
+    settings_env,
+)
 from tests.conftest import signup_and_login as _signup
 
 # A few seconds of image work on 2 cores.
@@ -65,9 +68,7 @@ def fault_settings(
 
 @pytest.fixture(scope="module")
 async def api(fault_settings: Settings) -> AsyncIterator[FastAPI]:
-    await asyncio.to_thread(upgrade_head, fault_settings.app.resolved_database_url)
-    application = create_app(fault_settings, in_process_worker=False)
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+    async with running_app(fault_settings, in_process_worker=False) as application:
         yield application
 
 

@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from pix_erase.main import create_app
-from pix_erase.platform.migrate import upgrade_head
 from pix_erase.setup.config import AppSettings, Settings, TaskSettings
-from tests.conftest import LIMITS, UserClient, make_client, services_of, signup_and_login
+from tests.conftest import (
+    LIMITS,
+    UserClient,
+    make_client,
+    running_app,
+    services_of,
+    signup_and_login,
+)
 from tests.test_faults import GRAY, photo_png
 
 MiB = 1024 * 1024
@@ -35,9 +39,7 @@ async def bounded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fas
             memory_budget_bytes=512 * MiB,
         ),
     )
-    await asyncio.to_thread(upgrade_head, settings.app.resolved_database_url)
-    application = create_app(settings, in_process_worker=True)
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+    async with running_app(settings, in_process_worker=True) as application:
         yield application
 
 

@@ -6,7 +6,6 @@ page made, so a test can check nothing left 127.0.0.1.
 """
 
 import io
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
 
-from tests.backends import PixProcess, free_port
+from tests.backends import serve_env, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # How long `expect` waits for the page to show what a test expects: image work on a busy
@@ -31,26 +30,16 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 PASSWORD = "a long password"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("web-serve")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env |= {
-        "PIX_ERASE_DATA_DIR": str(data_dir),
-        "UVICORN_PORT": str(port),
-        "PIX_ERASE_PROCESSES": "2",
-    }
-    serve = PixProcess(["serve"], env, data_dir / "serve.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        serve.wait_ready(base)
+    env = serve_env(tmp_path_factory.mktemp("web-serve"), PIX_ERASE_PROCESSES="2")
+    with serving(env) as base:
         yield base
-    finally:
-        serve.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs an event loop of its own while it is open;
+# it must be closed before any asyncio test that runs after this package.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         raise RuntimeError("chromium is missing: scripts/install-test-deps installs it")
@@ -58,7 +47,7 @@ def playwright() -> Iterator[Playwright]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
     yield browser

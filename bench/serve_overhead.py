@@ -73,7 +73,7 @@ def served(data_dir: Path, **extra_env: str) -> Iterator[Server]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(base, process, log_path)
+            wait_ready(f"{base}/health/ready", process, log_path)
             yield Server(base, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
@@ -84,18 +84,19 @@ def served(data_dir: Path, **extra_env: str) -> Iterator[Server]:
                 process.wait()
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Until `url` answers 200; fails with the server's log if it exits or takes 60 s."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"pix-erase serve exited:\n{log_path.read_text()}")
+            raise RuntimeError(f"{process.args!r} exited:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("pix-erase serve was not ready after 60 s")
+    raise RuntimeError(f"{url} was not ready after 60 s:\n{log_path.read_text()}")
 
 
 def login(http: httpx.Client) -> None:

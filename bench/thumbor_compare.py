@@ -43,7 +43,7 @@ from bench.common import (
     tree_cpu_seconds,
     versions,
 )
-from bench.serve_overhead import Server, free_port, login, served
+from bench.serve_overhead import Server, free_port, login, served, wait_ready
 
 THUMBOR = "thumbor==7.8.0"
 VENV = Path.home() / ".cache" / "pix-erase-bench" / "thumbor-venv"
@@ -81,15 +81,7 @@ def thumbor(root: Path) -> Iterator[Server]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthcheck", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"thumbor did not start:\n{(root / 'thumbor.log').read_text()}")
+        wait_ready(f"{base}/healthcheck", process, root / "thumbor.log")
         yield Server(base, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)

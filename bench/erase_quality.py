@@ -271,7 +271,9 @@ def family_scores(family: str, count: int, batches: Sequence[int]) -> Family:
     return scores
 
 
-def family_rows(count: int, batches: Sequence[int]) -> tuple[list[list[str]], list[str]]:
+def family_rows(
+    count: int, batches: Sequence[int], families: Sequence[str] = FAMILIES
+) -> tuple[list[list[str]], list[str]]:
     """One row per family and method; and one line per family about clean photos."""
     rows: list[list[str]] = []
     notes: list[str] = []
@@ -281,7 +283,7 @@ def family_rows(count: int, batches: Sequence[int]) -> tuple[list[list[str]], li
         "best": "erase best, true mask",
         "unblend": "un-blend, true alpha and colour",
     }
-    for family in FAMILIES:
+    for family in families:
         scores = family_scores(family, count, batches)
         if family == "clean":
             for label, changed in (("auto", scores.changed), ("batch", scores.changed_batch)):
@@ -431,6 +433,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--families-only", action="store_true", help="skip the other sections")
     parser.add_argument(
+        "--family",
+        action="append",
+        choices=FAMILIES,
+        help="only this family (repeatable); implies --families-only",
+    )
+    parser.add_argument(
         "--pictures", type=Path, help="only write the side-by-side PNGs into this folder"
     )
     args = parser.parse_args(argv)
@@ -454,13 +462,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "mask recall",
         "ms/MP",
     ]
-    rows, notes = family_rows(count, batches)
+    rows, notes = family_rows(count, batches, args.family or FAMILIES)
     print(markdown_table(headers, rows))
     print()
     for note in notes:
         print(f"- {note}")
     print()
-    if args.families_only:
+    if args.families_only or args.family:
         print(f"\n(total {time.perf_counter() - began:.0f} s)")
         return
     if args.classic:

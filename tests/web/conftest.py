@@ -31,9 +31,14 @@ PASSWORD = "a long password"
 
 
 @pytest.fixture(scope="package")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = serve_env(tmp_path_factory.mktemp("web-serve"), PIX_ERASE_PROCESSES="2")
-    with serving(env) as base:
+def served_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the `serve` the page tests use (for the command line, too)."""
+    return serve_env(tmp_path_factory.mktemp("web-serve"), PIX_ERASE_PROCESSES="2")
+
+
+@pytest.fixture(scope="package")
+def served(served_env: dict[str, str]) -> Iterator[str]:
+    with serving(served_env) as base:
         yield base
 
 

@@ -349,7 +349,8 @@ export class Editor {
       });
       await showResult(this, result.image_id, describe(label, result));
       say(`${label}: done.`);
-      this.onChanged();
+      await this.onChanged();
+      this.fillCompareChoices(); // the new result can be compared with at once
       return result;
     } catch (error) {
       fail(error);

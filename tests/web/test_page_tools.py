@@ -5,11 +5,12 @@ import io
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.web.conftest import (
     PASSWORD,
@@ -20,7 +21,13 @@ from tests.web.conftest import (
     pixels,
     sign_up,
 )
-from tests.web.test_page import upload_and_open
+from tests.web.test_page import choose_files, paint, upload_and_open
+
+# How many pixels of a canvas are painted (alpha > 0).
+PAINTED = (
+    "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+    " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+)
 
 
 def result_of(visit: Visit, email: str) -> dict[str, object]:
@@ -172,3 +179,83 @@ def test_dark_colour_scheme_follows_the_system(visit: Visit) -> None:
     assert luminance(dark_bg) < 0.2
     assert luminance(dark_fg) > 0.8
     visit.shot("10-dark")
+
+
+def zoom_percent(page: Page) -> int:
+    zoom = page.locator("#zoom-level")
+    expect(zoom).to_have_text(re.compile(r"^\d+%$"))  # shown once the picture is drawn
+    return int(zoom.inner_text().rstrip("%"))
+
+
+def test_pinch_zooms_and_paints_nothing(browser: Browser, served: str, tmp_path: Path) -> None:
+    """Two fingers on a touch screen (Chromium's own touch input, as a phone sends it)."""
+    context = browser.new_context(
+        viewport={"width": 412, "height": 860}, has_touch=True, is_mobile=True
+    )
+    try:
+        page = context.new_page()
+        visit = Visit(page, served, tmp_path)
+        sign_up(visit, new_email())
+        upload_and_open(visit, "phone.png", photo_with_mark())
+        before = zoom_percent(page)
+        zoom = page.locator("#zoom-level")
+        box = page.get_by_label(re.compile("^Mask painting area")).bounding_box()
+        assert box is not None
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        touch = context.new_cdp_session(page)
+
+        def fingers(spread: float) -> list[dict[str, float]]:
+            return [
+                {"x": cx - spread, "y": cy, "id": 0},
+                {"x": cx + spread, "y": cy, "id": 1},
+            ]
+
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": fingers(20)})
+        for spread in range(30, 130, 10):
+            touch.send(
+                "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": fingers(spread)}
+            )
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        expect(zoom).not_to_have_text(f"{before}%")
+        assert zoom_percent(page) > 3 * before  # fingers 5x further apart
+        painted = page.get_by_label(re.compile("^Mask painting area")).evaluate(PAINTED)
+        assert painted == 0, "the pinch painted on the mask"
+    finally:
+        context.close()
+
+
+def test_a_24_megapixel_photo_is_painted_and_erased(visit: Visit) -> None:
+    """A full-size photo: the page paints at a small scale, the strokes reach the full one."""
+    page, email = visit.page, new_email()
+    sign_up(visit, email)
+    from skimage import data
+
+    big = Image.fromarray(data.astronaut()).resize((6000, 4000))  # type: ignore[no-untyped-call]
+    buffer = io.BytesIO()
+    big.save(buffer, format="JPEG", quality=90)
+    choose_files(page, [("big.jpg", "image/jpeg", buffer.getvalue())])
+    page.get_by_role("button", name="Open big.jpg").click()
+    expect(page.get_by_role("status")).to_contain_text("is open (6000\u00d74000)")
+    page.get_by_label("Brush size").fill("120")  # screen pixels across
+    radius = 60 / (zoom_percent(page) / 100)
+    assert radius < 600  # the picture is shown fitted, so far less than full size
+    paint(page, [(1000, 2000), (5000, 2000)], (6000, 4000))
+    page.get_by_label("Brush size").fill("40")
+    paint(page, [(1000, 500), (1400, 800), (1000, 1100)], (6000, 4000))  # a curve: a PNG mask
+    page.get_by_role("button", name="Erase", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Erase: done.")
+    result = result_of(visit, email)
+    assert (result["width"], result["height"]) == (6000, 4000)
+    with api_login(visit.base, email) as api:
+        items = api.get("/api/v1/images").json()["items"]
+        source_id = next(item["id"] for item in items if item["filename"] == "big.jpg")
+        source = pixels(api.get(f"/api/v1/images/{source_id}/content").content)
+    # The result is a JPEG like its source: re-encoding moves every pixel a few levels.
+    assert result["format"] == "jpeg"
+    changed = np.abs(result["pixels"] - source).max(axis=2) > 12  # type: ignore[operator]
+    assert changed[2000, 1100:4900].mean() > 0.5  # along the wide stroke
+    assert changed[795:805, 1390:1400].any()  # the curve's far point
+    # Nothing farther than the brush's radius (and a margin) moved.
+    reach = round(radius * 1.2) + 8
+    assert not changed[2000 + reach :].any()
+    assert not changed[:, 5000 + reach :].any()

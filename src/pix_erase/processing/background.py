@@ -24,7 +24,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from .background_edge import edge_matte
 from .background_model import input_size, normalisation, predict, session_for
+from .background_seeds import margin_labels
 from .encoding import Encoded
 from .erase_support import encode_like_source, open_and_decode, scaled, visible_bgr
 from .errors import ImageError
@@ -136,6 +138,7 @@ def grabcut_matte(
     scale = min(1.0, float(np.sqrt(GRABCUT_PIXELS / (width * height))))
     small = scaled(bgr, scale)
     sh, sw = small.shape[:2]
+    seeded = rect is None
     if rect is None:
         mx, my = max(1, round(width * DEFAULT_MARGIN)), max(1, round(height * DEFAULT_MARGIN))
         rect = (mx, my, width - 2 * mx, height - 2 * my)
@@ -143,8 +146,12 @@ def grabcut_matte(
     x0, y0 = min(max(0, round(x * scale)), sw - 1), min(max(0, round(y * scale)), sh - 1)
     x1 = min(sw, max(x0 + 1, round((x + w) * scale)))
     y1 = min(sh, max(y0 + 1, round((y + h) * scale)))
-    labels = np.full((sh, sw), cv2.GC_BGD, dtype=np.uint8)
-    labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
+    if seeded:
+        # No rect from the user: the margin is background only where it looks like one.
+        labels = margin_labels(small, (x0, y0, x1, y1))
+    else:
+        labels = np.full((sh, sw), cv2.GC_BGD, dtype=np.uint8)
+        labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
     if hint is not None:
         _apply_hint(labels, hint, (sw, sh))
     declared_background = (labels == cv2.GC_BGD) & (hint is not None)
@@ -162,8 +169,7 @@ def grabcut_matte(
                 progress((iteration + 1) / (GRABCUT_ITERATIONS + 1))
         soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
         soft = _fill_enclosed(soft, declared_background)
-    matte = soft.astype(np.float32)
-    return guided_upsample(matte, small, bgr)
+    return guided_upsample(edge_matte(soft, small), small, bgr)
 
 
 def _fill_enclosed(

@@ -7,6 +7,11 @@ reduced image and applied, bilinearly upsampled, to the full-resolution image, s
 follow the real edges (hair, fur) instead of the blocky upsampled mask. The full-size work
 runs in strips of rows, so a 24 MP photo needs no full-size float array.
 
+Without a ``rect`` GrabCut starts from ``background_seeds.margin_labels`` (the margin is
+background only where it looks like one), and the cut's edge is softened by
+``background_edge.edge_matte`` before the guided upsampling. A ``rect`` from the user is
+taken as said: everything outside it is background.
+
 Hint masks (``hint_mask_png``, the image's size): white = surely foreground, black =
 surely background, other grays = probably foreground; transparent pixels (alpha < 128)
 are left to GrabCut (probably foreground inside ``rect``, probably background outside).

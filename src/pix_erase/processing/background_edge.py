@@ -57,5 +57,5 @@ def _local_mean(colours: Floats, weight: Floats) -> Floats:
     """The ``weight``-ed Gaussian mean colour around each pixel."""
     total = cv2.GaussianBlur(weight, (0, 0), _SIGMA)
     summed = cv2.GaussianBlur(colours * weight[:, :, None], (0, 0), _SIGMA)
-    mean: Floats = summed / np.maximum(total, 1e-6)[:, :, None]
+    mean: Floats = np.asarray(summed / np.maximum(total, 1e-6)[:, :, None], dtype=np.float32)
     return mean

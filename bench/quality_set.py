@@ -290,7 +290,11 @@ CUTOUTS: Final = (
             "name patch": (285, 345, 320, 372),  # the dark blue name tag
             "mission patch": (152, 368, 192, 406),
         },
-        drop={"backdrop": (310, 130, 350, 200), "top": (70, 0, 140, 60)},
+        drop={
+            "backdrop": (310, 130, 350, 200),
+            "top": (70, 0, 140, 60),
+            "flag": (0, 0, 50, 100),  # its dark blue corner
+        },
     ),
     Cutout(
         "chelsea",

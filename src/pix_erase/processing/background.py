@@ -56,6 +56,7 @@ GRABCUT_PIXELS: Final = 150_000
 GRABCUT_ITERATIONS: Final = 5
 DEFAULT_MARGIN: Final = 0.05  # the default rect leaves this share of each side out
 _HOLE_SHARE: Final = 0.1  # enclosed background smaller than this share of the subject
+_SCRAP_SHARE: Final = 0.05  # parts at the frame smaller than this share of the subject
 _GUIDE_RADIUS: Final = 4  # at the reduced size
 _GUIDE_EPS: Final = 1e-3  # on 0..1 intensities
 _STRIP_ROWS: Final = 256
@@ -174,6 +175,8 @@ def grabcut_matte(
                 progress((iteration + 1) / (GRABCUT_ITERATIONS + 1))
         soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
         soft = _fill_enclosed(soft, declared_background)
+        if seeded:
+            soft = _drop_frame_scraps(soft)
     return guided_upsample(edge_matte(soft, small), small, bgr)
 
 
@@ -202,6 +205,27 @@ def _fill_enclosed(
             continue
         filled |= part
     return filled
+
+
+def _drop_frame_scraps(foreground: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``foreground`` without its small parts that touch the frame apart from the subject
+    (the largest part): with the margin's dark parts released, a dark corner of a flag or
+    a dark object cut by the frame would otherwise stay. Small parts inside the frame are
+    kept (a second object)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        foreground.astype(np.uint8), connectivity=8
+    )
+    if count <= 2:
+        return foreground
+    height, width = foreground.shape
+    largest = int(stats[1:, cv2.CC_STAT_AREA].max())
+    kept = foreground.copy()
+    for label in range(1, count):
+        x, y, w, h, size = (int(v) for v in stats[label])
+        touches = x == 0 or y == 0 or x + w == width or y + h == height
+        if touches and size < _SCRAP_SHARE * largest:
+            kept[labels == label] = False
+    return kept
 
 
 def _apply_hint(labels: NDArray[np.uint8], hint: Pixels, size: tuple[int, int]) -> None:

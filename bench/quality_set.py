@@ -305,6 +305,18 @@ CUTOUTS: Final = (
         },
         drop={"right": (420, 80, 451, 280), "corner": (0, 0, 25, 90)},
     ),
+    Cutout(  # the detail is in the background here: wood grain
+        "coffee",
+        (600, 400),
+        keep={"cup": (200, 80, 350, 180), "saucer": (100, 280, 150, 330)},
+        drop={"wood right": (540, 100, 600, 300), "wood bottom left": (0, 330, 80, 400)},
+    ),
+    Cutout(  # and here: grass; the dark coat is cut by the frame
+        "camera",
+        (512, 512),
+        keep={"coat": (20, 250, 120, 450), "head": (170, 80, 240, 140)},
+        drop={"grass right": (430, 300, 512, 500), "sky": (250, 0, 500, 100)},
+    ),
 )
 
 

@@ -227,6 +227,21 @@ def test_grabcut_keeps_the_cats_ears_that_the_frame_cuts(u2netp: Path) -> None:
     assert iou(alpha > 127, reference[:, :, 3] > 127) >= 0.8
 
 
+@pytest.mark.parametrize("index", [2, 3], ids=["coffee", "camera"])
+def test_grabcut_leaves_a_detailed_background_out(index: int, u2netp: Path) -> None:
+    # Wood grain and grass are more detailed than the cup or the coat: the margin's detail
+    # must not pull them in.
+    cutout = CUTOUTS[index]
+    alpha = cutout_alpha(cutout)
+    for part, box in cutout.keep.items():
+        assert box_mean(alpha, box) > 200, part
+    for part, box in cutout.drop.items():
+        assert box_mean(alpha, box) < 30, part
+    photo_png = png(photo(cutout.name, cutout.size))
+    reference, _ = cut(photo_png, method="model", model_path=str(u2netp))
+    assert iou(alpha > 127, reference[:, :, 3] > 127) >= 0.85
+
+
 def test_grabcut_edge_is_a_soft_matte_that_follows_the_true_alpha() -> None:
     image, truth = composite()
     rgba, _ = cut(png(image))

@@ -54,9 +54,11 @@ Floats = NDArray[np.float32]
 
 GRABCUT_PIXELS: Final = 150_000
 GRABCUT_ITERATIONS: Final = 5
+ROUGH_PIXELS: Final = 40_000  # the first cut that tells the subject's colours
+ROUGH_ITERATIONS: Final = 3
 DEFAULT_MARGIN: Final = 0.05  # the default rect leaves this share of each side out
 _HOLE_SHARE: Final = 0.1  # enclosed background smaller than this share of the subject
-_SCRAP_SHARE: Final = 0.05  # parts at the frame smaller than this share of the subject
+_SCRAP_SHARE: Final = 0.1  # parts at the frame smaller than this share of the subject
 _GUIDE_RADIUS: Final = 4  # at the reduced size
 _GUIDE_EPS: Final = 1e-3  # on 0..1 intensities
 _STRIP_ROWS: Final = 256
@@ -154,30 +156,63 @@ def grabcut_matte(
     y1 = min(sh, max(y0 + 1, round((y + h) * scale)))
     if seeded:
         # No rect from the user: the margin is background only where it looks like one.
-        labels = margin_labels(small, (x0, y0, x1, y1))
+        inner = (x0, y0, x1, y1)
+        labels = margin_labels(small, inner, _rough_subject(small, inner))
     else:
         labels = np.full((sh, sw), cv2.GC_BGD, dtype=np.uint8)
         labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
     if hint is not None:
         _apply_hint(labels, hint, (sw, sh))
     declared_background = (labels == cv2.GC_BGD) & (hint is not None)
-    background_model = np.zeros((1, 65), dtype=np.float64)
-    foreground_model = np.zeros((1, 65), dtype=np.float64)
-    if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any() or (
-        not ((labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD)).any()
-    ):
-        soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-    else:
-        for iteration in range(GRABCUT_ITERATIONS):
-            mode = cv2.GC_INIT_WITH_MASK if iteration == 0 else cv2.GC_EVAL
-            cv2.grabCut(small, labels, (0, 0, 0, 0), background_model, foreground_model, 1, mode)
-            if progress is not None:
-                progress((iteration + 1) / (GRABCUT_ITERATIONS + 1))
-        soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    soft = _grabcut(small, labels, GRABCUT_ITERATIONS, progress)
+    if soft.any() and not soft.all():
         soft = _fill_enclosed(soft, declared_background)
         if seeded:
             soft = _drop_frame_scraps(soft)
     return guided_upsample(edge_matte(soft, small), small, bgr)
+
+
+def _grabcut(
+    image: Pixels,
+    labels: NDArray[np.uint8],
+    iterations: int,
+    progress: Callable[[float], None] | None = None,
+) -> NDArray[np.bool_]:
+    """The foreground GrabCut finds from ``labels`` (changed in place); the labels as
+    they are when one of the two sides has no pixel to learn from."""
+    foreground: NDArray[np.bool_] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if foreground.all() or not foreground.any():
+        return foreground
+    background_model = np.zeros((1, 65), dtype=np.float64)
+    foreground_model = np.zeros((1, 65), dtype=np.float64)
+    for iteration in range(iterations):
+        mode = cv2.GC_INIT_WITH_MASK if iteration == 0 else cv2.GC_EVAL
+        cv2.grabCut(image, labels, (0, 0, 0, 0), background_model, foreground_model, 1, mode)
+        if progress is not None:
+            progress((iteration + 1) / (iterations + 1))
+    found: NDArray[np.bool_] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    return found
+
+
+def _rough_subject(small: Pixels, inner: Box) -> NDArray[np.bool_]:
+    """A first, quick cut of ``small`` (at most ``ROUGH_PIXELS``, ``ROUGH_ITERATIONS``)
+    from the margin with only its dark part released: its colours tell the subject's
+    detailed margin (fur cut by the frame) from the background's (wood grain, grass)."""
+    sh, sw = small.shape[:2]
+    factor = min(1.0, float(np.sqrt(ROUGH_PIXELS / (sw * sh))))
+    rough = scaled(small, factor)
+    rh, rw = rough.shape[:2]
+    x0, y0, x1, y1 = inner
+    shrunk = (
+        min(rw - 1, round(x0 * rw / sw)),
+        min(rh - 1, round(y0 * rh / sh)),
+        max(1, round(x1 * rw / sw)),
+        max(1, round(y1 * rh / sh)),
+    )
+    found = _grabcut(rough, margin_labels(rough, shrunk), ROUGH_ITERATIONS)
+    grown = cv2.resize(found.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    subject: NDArray[np.bool_] = grown > 0
+    return subject
 
 
 def _fill_enclosed(

@@ -12,11 +12,14 @@ GrabCut's colour models and edges:
   colour model cannot tell a black collar from a black table; they are not evidence of
   background. When most of the margin is dark the picture's background is dark, and the
   dark margin stays background.
-- **detailed pixels**: a background is usually plainer than the subject (a backdrop, a
-  wall, a lens-blurred room), so margin pixels whose local detail (the smoothed absolute
-  Laplacian) is several times the margin's plain level (its 20th percentile) are released.
-  Sensor noise raises the whole margin alike, so a noisy plain background releases
-  nothing.
+- **detailed pixels**: in a picture whose subject is the detailed part (fur before a
+  lens-blurred room, a face before a backdrop), margin pixels whose local detail (the
+  smoothed absolute Laplacian) is several times the margin's plain level (its 20th
+  percentile) are released. Whether the subject is the detailed part is read from a first,
+  quick cut (``rough``, made with only the dark margin released): its median detail must
+  be ``SUBJECT_DETAIL`` times the background's. A cup on wood or a man on grass has the
+  detail in the background, and there this cue stays off. Sensor noise raises the whole
+  margin alike, so a noisy plain background releases nothing.
 - **coloured like the released**: a colour-model prior in the margin. Margin pixels whose
   colour is more frequent among the released pixels than among the rest of the margin
   (Lab histograms, smoothed, and the ratio smoothed in the picture) are released too: the
@@ -43,6 +46,7 @@ from .pixels import Pixels
 
 DARK_LIGHTNESS: Final = 0.2  # of Lab's L range
 DETAIL_FACTOR: Final = 2.0  # times the margin's plain level
+SUBJECT_DETAIL: Final = 1.5  # the rough subject's median detail over the background's
 _DETAIL_SIGMA: Final = 3.0  # at the reduced size
 _PLAIN_PERCENTILE: Final = 20
 _DARK_BACKGROUND: Final = 0.5  # a margin darker than this share has a dark background
@@ -53,10 +57,14 @@ _PRIOR_SIGMA: Final = 2.0  # smoothing of the colour prior in the picture, reduc
 Mask = NDArray[np.bool_]
 
 
-def margin_labels(small: Pixels, inner: tuple[int, int, int, int]) -> NDArray[np.uint8]:
+def margin_labels(
+    small: Pixels, inner: tuple[int, int, int, int], rough: Mask | None = None
+) -> NDArray[np.uint8]:
     """GrabCut labels for BGR ``small``: probably foreground inside ``inner`` (x0, y0, x1,
     y1), and in the margin around it surely background where it looks like background,
-    probably foreground where it does not."""
+    probably foreground where it does not. ``rough`` is a first cut with these labels
+    (without it only the dark margin is released): detailed margin is released only where
+    its colours are the rough subject's more than the rough background's."""
     height, width = small.shape[:2]
     x0, y0, x1, y1 = inner
     margin = np.ones((height, width), dtype=bool)
@@ -65,7 +73,14 @@ def margin_labels(small: Pixels, inner: tuple[int, int, int, int]) -> NDArray[np
     total = int(margin.sum())
     if total == 0:
         return labels
-    released = margin & (_dark(small, margin) | _detailed(small, margin))
+    released = margin & _dark(small, margin)
+    if rough is not None and rough.any() and not rough.all():
+        detail = _detail(small)
+        # Detail tells the subject only in a picture whose subject is the detailed part
+        # (fur before a lens-blurred room), not the plain one (a cup on wood, a man on grass).
+        if np.median(detail[rough]) >= SUBJECT_DETAIL * np.median(detail[~rough]):
+            plain = float(np.percentile(detail[margin], _PLAIN_PERCENTILE))
+            released |= margin & (detail > DETAIL_FACTOR * max(plain, 1e-3))
     if released.any():
         released |= margin & _coloured_like(small, released, margin & ~released)
     if int(released.sum()) <= (1 - _KEPT_SHARE) * total:
@@ -81,13 +96,14 @@ def _dark(small: Pixels, margin: Mask) -> Mask:
     return dark
 
 
-def _detailed(small: Pixels, margin: Mask) -> Mask:
+def _detail(small: Pixels) -> NDArray[np.float32]:
+    """Local detail: the absolute Laplacian of the gray, Gaussian-averaged."""
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
     laplacian = np.abs(cv2.Laplacian(gray, cv2.CV_32F))
-    detail = cv2.GaussianBlur(laplacian, (0, 0), _DETAIL_SIGMA)
-    plain = float(np.percentile(detail[margin], _PLAIN_PERCENTILE))
-    detailed: Mask = detail > DETAIL_FACTOR * max(plain, 1e-3)
-    return detailed
+    detail: NDArray[np.float32] = np.asarray(
+        cv2.GaussianBlur(laplacian, (0, 0), _DETAIL_SIGMA), dtype=np.float32
+    )
+    return detail
 
 
 def _coloured_like(small: Pixels, these: Mask, those: Mask) -> Mask:

@@ -46,7 +46,7 @@ from .pixels import Pixels
 
 DARK_LIGHTNESS: Final = 0.2  # of Lab's L range
 DETAIL_FACTOR: Final = 2.0  # times the margin's plain level
-SUBJECT_DETAIL: Final = 1.5  # the rough subject's median detail over the background's
+SUBJECT_DETAIL: Final = 1.0  # the rough subject's median detail over the background's
 _DETAIL_SIGMA: Final = 3.0  # at the reduced size
 _PLAIN_PERCENTILE: Final = 20
 _DARK_BACKGROUND: Final = 0.5  # a margin darker than this share has a dark background
@@ -62,9 +62,8 @@ def margin_labels(
 ) -> NDArray[np.uint8]:
     """GrabCut labels for BGR ``small``: probably foreground inside ``inner`` (x0, y0, x1,
     y1), and in the margin around it surely background where it looks like background,
-    probably foreground where it does not. ``rough`` is a first cut with these labels
-    (without it only the dark margin is released): detailed margin is released only where
-    its colours are the rough subject's more than the rough background's."""
+    probably foreground where it does not. ``rough`` is a first cut made with these labels
+    without it (only the dark margin released); it says whether detail marks the subject."""
     height, width = small.shape[:2]
     x0, y0, x1, y1 = inner
     margin = np.ones((height, width), dtype=bool)

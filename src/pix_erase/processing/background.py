@@ -58,6 +58,7 @@ ROUGH_PIXELS: Final = 20_000  # the first cut, which tells whether the subject i
 ROUGH_ITERATIONS: Final = 2
 DEFAULT_MARGIN: Final = 0.05  # the default rect leaves this share of each side out
 _HOLE_SHARE: Final = 0.1  # enclosed background smaller than this share of the subject
+_GRABCUT_SEED: Final = 0
 _SCRAP_SHARE: Final = 0.1  # parts at the frame smaller than this share of the subject
 _GUIDE_RADIUS: Final = 4  # at the reduced size
 _GUIDE_EPS: Final = 1e-3  # on 0..1 intensities
@@ -185,6 +186,9 @@ def _grabcut(
         return foreground
     background_model = np.zeros((1, 65), dtype=np.float64)
     foreground_model = np.zeros((1, 65), dtype=np.float64)
+    # GrabCut starts its colour models with k-means from OpenCV's random generator: seeded,
+    # the same picture gives the same cut whatever the worker ran before it.
+    cv2.setRNGSeed(_GRABCUT_SEED)
     for iteration in range(iterations):
         mode = cv2.GC_INIT_WITH_MASK if iteration == 0 else cv2.GC_EVAL
         cv2.grabCut(image, labels, (0, 0, 0, 0), background_model, foreground_model, 1, mode)

@@ -242,6 +242,14 @@ def test_grabcut_leaves_a_detailed_background_out(index: int, u2netp: Path) -> N
     assert iou(alpha > 127, reference[:, :, 3] > 127) >= 0.85
 
 
+def test_grabcut_gives_the_same_cut_whatever_ran_before() -> None:
+    data = png(photo("astronaut", (256, 256)))
+    first, _ = cut(data)
+    cv2.randu(np.zeros((64, 64), dtype=np.float32), 0, 1)  # moves OpenCV's generator
+    second, _ = cut(data)
+    assert np.array_equal(first, second)
+
+
 def test_grabcut_edge_is_a_soft_matte_that_follows_the_true_alpha() -> None:
     image, truth = composite()
     rgba, _ = cut(png(image))

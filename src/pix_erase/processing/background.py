@@ -7,6 +7,11 @@ reduced image and applied, bilinearly upsampled, to the full-resolution image, s
 follow the real edges (hair, fur) instead of the blocky upsampled mask. The full-size work
 runs in strips of rows, so a 24 MP photo needs no full-size float array.
 
+Without a ``rect`` GrabCut starts from ``background_seeds.margin_labels`` (the margin is
+background only where it looks like one), and the cut's edge is softened by
+``background_edge.edge_matte`` before the guided upsampling. A ``rect`` from the user is
+taken as said: everything outside it is background.
+
 Hint masks (``hint_mask_png``, the image's size): white = surely foreground, black =
 surely background, other grays = probably foreground; transparent pixels (alpha < 128)
 are left to GrabCut (probably foreground inside ``rect``, probably background outside).
@@ -24,7 +29,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from .background_edge import edge_matte
 from .background_model import input_size, normalisation, predict, session_for
+from .background_seeds import margin_labels
 from .encoding import Encoded
 from .erase_support import encode_like_source, open_and_decode, scaled, visible_bgr
 from .errors import ImageError
@@ -47,8 +54,12 @@ Floats = NDArray[np.float32]
 
 GRABCUT_PIXELS: Final = 150_000
 GRABCUT_ITERATIONS: Final = 5
+ROUGH_PIXELS: Final = 20_000  # the first cut, which tells whether the subject is detailed
+ROUGH_ITERATIONS: Final = 2
 DEFAULT_MARGIN: Final = 0.05  # the default rect leaves this share of each side out
 _HOLE_SHARE: Final = 0.1  # enclosed background smaller than this share of the subject
+_GRABCUT_SEED: Final = 0
+_SCRAP_SHARE: Final = 0.1  # parts at the frame smaller than this share of the subject
 _GUIDE_RADIUS: Final = 4  # at the reduced size
 _GUIDE_EPS: Final = 1e-3  # on 0..1 intensities
 _STRIP_ROWS: Final = 256
@@ -136,6 +147,7 @@ def grabcut_matte(
     scale = min(1.0, float(np.sqrt(GRABCUT_PIXELS / (width * height))))
     small = scaled(bgr, scale)
     sh, sw = small.shape[:2]
+    seeded = rect is None
     if rect is None:
         mx, my = max(1, round(width * DEFAULT_MARGIN)), max(1, round(height * DEFAULT_MARGIN))
         rect = (mx, my, width - 2 * mx, height - 2 * my)
@@ -143,27 +155,69 @@ def grabcut_matte(
     x0, y0 = min(max(0, round(x * scale)), sw - 1), min(max(0, round(y * scale)), sh - 1)
     x1 = min(sw, max(x0 + 1, round((x + w) * scale)))
     y1 = min(sh, max(y0 + 1, round((y + h) * scale)))
-    labels = np.full((sh, sw), cv2.GC_BGD, dtype=np.uint8)
-    labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
+    if seeded:
+        # No rect from the user: the margin is background only where it looks like one.
+        inner = (x0, y0, x1, y1)
+        labels = margin_labels(small, inner, _rough_subject(small, inner))
+    else:
+        labels = np.full((sh, sw), cv2.GC_BGD, dtype=np.uint8)
+        labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
     if hint is not None:
         _apply_hint(labels, hint, (sw, sh))
     declared_background = (labels == cv2.GC_BGD) & (hint is not None)
+    soft = _grabcut(small, labels, GRABCUT_ITERATIONS, progress)
+    if soft.any() and not soft.all():
+        soft = _fill_enclosed(soft, declared_background)
+        if seeded and hint is None:  # a hint's parts are the user's word
+            soft = _drop_frame_scraps(soft)
+    return guided_upsample(edge_matte(soft, small), small, bgr)
+
+
+def _grabcut(
+    image: Pixels,
+    labels: NDArray[np.uint8],
+    iterations: int,
+    progress: Callable[[float], None] | None = None,
+) -> NDArray[np.bool_]:
+    """The foreground GrabCut finds from ``labels`` (changed in place); the labels as
+    they are when one of the two sides has no pixel to learn from."""
+    foreground: NDArray[np.bool_] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if foreground.all() or not foreground.any():
+        return foreground
     background_model = np.zeros((1, 65), dtype=np.float64)
     foreground_model = np.zeros((1, 65), dtype=np.float64)
-    if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any() or (
-        not ((labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD)).any()
-    ):
-        soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-    else:
-        for iteration in range(GRABCUT_ITERATIONS):
-            mode = cv2.GC_INIT_WITH_MASK if iteration == 0 else cv2.GC_EVAL
-            cv2.grabCut(small, labels, (0, 0, 0, 0), background_model, foreground_model, 1, mode)
-            if progress is not None:
-                progress((iteration + 1) / (GRABCUT_ITERATIONS + 1))
-        soft = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-        soft = _fill_enclosed(soft, declared_background)
-    matte = soft.astype(np.float32)
-    return guided_upsample(matte, small, bgr)
+    # GrabCut starts its colour models with k-means from OpenCV's random generator: seeded,
+    # the same picture gives the same cut whatever the worker ran before it.
+    cv2.setRNGSeed(_GRABCUT_SEED)
+    for iteration in range(iterations):
+        mode = cv2.GC_INIT_WITH_MASK if iteration == 0 else cv2.GC_EVAL
+        cv2.grabCut(image, labels, (0, 0, 0, 0), background_model, foreground_model, 1, mode)
+        if progress is not None:
+            progress((iteration + 1) / (iterations + 1))
+    found: NDArray[np.bool_] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    return found
+
+
+def _rough_subject(small: Pixels, inner: Box) -> NDArray[np.bool_]:
+    """A first, quick cut of ``small`` (at most ``ROUGH_PIXELS``, ``ROUGH_ITERATIONS``)
+    from the margin with only its dark part released: it tells whether the subject is the
+    detailed part of the picture (fur before a blurred room) or the plain one (a cup on
+    wood grain), which decides whether the margin's detail is released."""
+    sh, sw = small.shape[:2]
+    factor = min(1.0, float(np.sqrt(ROUGH_PIXELS / (sw * sh))))
+    rough = scaled(small, factor)
+    rh, rw = rough.shape[:2]
+    x0, y0, x1, y1 = inner
+    shrunk = (
+        min(rw - 1, round(x0 * rw / sw)),
+        min(rh - 1, round(y0 * rh / sh)),
+        max(1, round(x1 * rw / sw)),
+        max(1, round(y1 * rh / sh)),
+    )
+    found = _grabcut(rough, margin_labels(rough, shrunk), ROUGH_ITERATIONS)
+    grown = cv2.resize(found.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    subject: NDArray[np.bool_] = grown > 0
+    return subject
 
 
 def _fill_enclosed(
@@ -191,6 +245,27 @@ def _fill_enclosed(
             continue
         filled |= part
     return filled
+
+
+def _drop_frame_scraps(foreground: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``foreground`` without its small parts that touch the frame apart from the subject
+    (the largest part): with the margin's dark parts released, a dark corner of a flag or
+    a dark object cut by the frame would otherwise stay. Small parts inside the frame are
+    kept (a second object)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        foreground.astype(np.uint8), connectivity=8
+    )
+    if count <= 2:
+        return foreground
+    height, width = foreground.shape
+    largest = int(stats[1:, cv2.CC_STAT_AREA].max())
+    kept = foreground.copy()
+    for label in range(1, count):
+        x, y, w, h, size = (int(v) for v in stats[label])
+        touches = x == 0 or y == 0 or x + w == width or y + h == height
+        if touches and size < _SCRAP_SHARE * largest:
+            kept[labels == label] = False
+    return kept
 
 
 def _apply_hint(labels: NDArray[np.uint8], hint: Pixels, size: tuple[int, int]) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from math import ceil
 from typing import Final
 
 import cv2
@@ -43,11 +44,13 @@ from .erase_support import (
 from .errors import ImageError
 from .inpaint import Method, inpaint
 from .masks import Mask, Rect
+from .overlay_detect import WORK_SIDE, Found, find_overlays
 from .overlay_fit import REFINE_SIDE, credibility, grow_overlay
 from .phases import phase
 from .pixels import Pixels
 from .progress import Progress
 from .text_detector import Quad, detect_text
+from .unblend import unblend
 
 DETECT_MAX_SIDE: Final = 1280
 # "best" costs ~50-100 µs per masked pixel, telea ~1: above this many masked pixels the
@@ -67,10 +70,16 @@ _MIN_CREDIBLE: Final = 0.4  # credibility below this: photo detail, not an overl
 
 @dataclass(frozen=True)
 class Detection:
-    """What ``find_watermark`` found: the mask (255 = mark) and how sure it is (0..1)."""
+    """What ``find_watermark`` found: the mask (255 = mark) and how sure it is (0..1).
+
+    ``overlays`` are the semi-transparent parts whose opacity and colour were fitted:
+    they are un-blended rather than inpainted (their pixels are in ``mask`` too, with
+    ``rim`` pixels around them for the anti-aliased edge)."""
 
     mask: Mask
     confidence: float
+    overlays: tuple[Found, ...] = ()
+    rim: int = 2
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,21 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
             count, score = _segment_whole(bgr, (x0, y0, x1, y1), mask, scored=True)
             weighted += max(0.0, score) * count
             total += count
+    overlays: tuple[Found, ...] = ()
+    rim = 2
+    if not hint_rects:
+        overlays = tuple(find_overlays(bgr))
+        rim = 1 + ceil(max(height, width) / WORK_SIDE)
+        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2)
+        for found_overlay in overlays:
+            part = np.where(found_overlay.mask, np.uint8(255), np.uint8(0))
+            part = np.asarray(cv2.dilate(part, element), dtype=np.uint8)
+            np.bitwise_or(mask, part, out=mask)
+            count = int(cv2.countNonZero(part))
+            weighted += found_overlay.score * count
+            total += count
     confidence = min(1.0, weighted / total) if total else 0.0
-    return Detection(mask, confidence)
+    return Detection(mask, confidence, overlays, rim)
 
 
 def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
@@ -217,9 +239,25 @@ def remove_watermark_detailed(
             "No text or watermark was found in the image. Mark it yourself and use erase.",
         )
     report(0.4)
-    method: Method = "best" if marked <= BEST_BUDGET else "telea"
-    with phase("inpaint"):
-        pixels = inpaint(pixels, mask, method, progress=report.span(0.4, 0.9), in_place=True)
+    holes = mask
+    if detection.overlays:
+        holes = mask.copy()
+        with phase("unblend"):
+            for found_overlay in detection.overlays:
+                pixels, changed = unblend(
+                    pixels,
+                    found_overlay.mask,
+                    found_overlay.alpha,
+                    found_overlay.colour,
+                    detection.rim,
+                )
+                holes[changed > 0] = 0
+    report(0.5)
+    remaining = int(cv2.countNonZero(holes))
+    if remaining:
+        method: Method = "best" if remaining <= BEST_BUDGET else "telea"
+        with phase("inpaint"):
+            pixels = inpaint(pixels, holes, method, progress=report.span(0.5, 0.9), in_place=True)
     result = encode_like_source(source, pixels)
     mask_png = encode_mask(mask)
     report.finish()

@@ -66,6 +66,12 @@ _MIN_SIDE: Final = 4.0
 _MAX_BOX_SHARE: Final = 0.25  # a detected line box larger than this share of the picture
 _MAX_LINE_HEIGHT: Final = 0.3  # a line taller than this share of the picture's short side
 _MIN_CREDIBLE: Final = 0.4  # credibility below this: photo detail, not an overlay
+_COLOUR_TOLERANCE: Final = 24.0  # a pixel within this of an opaque mark's colour (0-255)
+_COLOUR_SPREAD: Final = 20.0  # an opaque mark's strokes vary less than this around it
+_COLOUR_GAIN: Final = 3.0  # the colour adds at most this many times the strokes found
+_COLOUR_PART: Final = 6  # pixels of the least part it adds
+_MIN_DENSITY: Final = 0.06  # strokes cover at least this share of their line's box
+_MAX_TEXT_SHARE: Final = 0.35  # detected lines covering more of the picture: no text mark
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
         small = area if scale >= 1.0 else scaled(area, scale)
         origin = np.array((x0, y0), dtype=np.float32)
         quads = [quad / np.float32(scale) + origin for quad in detect_text(small)]
+        if not hint_rects and _text_share(quads, width, height) > _MAX_TEXT_SHARE:
+            # "Text" all over the picture is its texture (coins, a page, fur), not a line
+            # of overlay text; a tiled mark is the overlay detector's to find.
+            quads = []
         found = False
         for quad in quads:
             part = _strokes_in(bgr, quad, _GROW, (x0, y0, x1, y1))
@@ -134,7 +144,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
                 quad
             ) > _MAX_BOX_SHARE * width * height or short > _MAX_LINE_HEIGHT * min(width, height)
             score = credibility(bgr, box, strokes)
-            if not hint_rects and (large or score < _MIN_CREDIBLE):
+            # Letters fill a good part of their line's box; a few scattered pixels that
+            # stand out are the photo's detail.
+            sparse = cv2.countNonZero(strokes) < _MIN_DENSITY * strokes.size
+            if not hint_rects and (large or sparse or score < _MIN_CREDIBLE):
                 continue
             strokes = grow_overlay(bgr, box, strokes, grown_short)
             target = mask[by0:by1, bx0:bx1]
@@ -266,6 +279,17 @@ def remove_watermark_detailed(
     )
 
 
+def _text_share(quads: Sequence[Quad], width: int, height: int) -> float:
+    """The share of the picture that the detected lines' boxes cover (their union)."""
+    if not quads:
+        return 0.0
+    scale = min(1.0, 512 / max(width, height))
+    small = np.zeros((max(1, round(height * scale)), max(1, round(width * scale))), np.uint8)
+    for quad in quads:
+        cv2.fillPoly(small, [np.round(quad * scale).astype(np.int32)], 255)
+    return cv2.countNonZero(small) / float(small.size)
+
+
 def _regions(
     width: int, height: int, hint_rects: Sequence[Rect] | None
 ) -> list[tuple[int, int, int, int]]:
@@ -309,6 +333,7 @@ def _strokes_in(
     local = (np.asarray(corners, dtype=np.float32) - np.array((x0, y0), dtype=np.float32)) * scale
     cv2.fillPoly(region, [np.round(local).astype(np.int32)], 255)
     strokes = _strokes(crop, region > 0, short * scale)
+    strokes = _same_colour(crop, region > 0, strokes)
     if scale < 1.0:
         up = cv2.resize(strokes, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         strokes = np.where(np.asarray(up) >= 128, np.uint8(255), np.uint8(0))
@@ -344,6 +369,33 @@ def _strokes(crop: Pixels, region: NDArray[np.bool_], short: float) -> Mask:
     if other >= _BOTH_POLARITIES * best:
         chosen = chosen | second
     return np.where(chosen, np.uint8(255), np.uint8(0))
+
+
+def _same_colour(crop: Pixels, region: NDArray[np.bool_], strokes: Mask) -> Mask:
+    """``strokes`` and the pixels of ``region`` of the strokes' own colour, when that
+    colour is uniform (an opaque mark): letters over a background lighter in one part of
+    the line and darker in another stand out with opposite polarities, and only one is
+    kept by ``_strokes``; their colour finds them all."""
+    marked = strokes > 0
+    core = np.asarray(cv2.erode(strokes, np.ones((3, 3), np.uint8)), dtype=bool)
+    if core.sum() < 20 or crop.ndim != 3:
+        return strokes
+    pixels = crop.astype(np.float32)
+    colour = np.median(pixels[core], axis=0)
+    distance = np.abs(pixels - colour).max(axis=2)
+    spread = float(np.median(distance[core]))
+    tolerance = max(_COLOUR_TOLERANCE, 2.5 * spread)
+    if spread > _COLOUR_SPREAD:
+        return strokes
+    near = region & (distance <= tolerance) & ~marked
+    # A background of the mark's own colour would fill the box: then nothing is added.
+    if near.sum() > _COLOUR_GAIN * marked.sum():
+        return strokes
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(near.astype(np.uint8), connectivity=8)
+    big = np.zeros(count, dtype=bool)
+    big[1:] = stats[1:, cv2.CC_STAT_AREA] >= _COLOUR_PART
+    added = big[labels]
+    return np.where(marked | added, np.uint8(255), np.uint8(0))
 
 
 def _split(

@@ -93,11 +93,12 @@ def find_overlays(bgr: Pixels, *, debug: bool = False) -> list[Found]:
         return []
     found: list[Found] = []
     taken = np.zeros(small.shape[:2], dtype=bool)
+    image = small.astype(np.float32)
     for orient, alpha, colour in _peaks(pairs):
         region = _region(small, pairs, orient, alpha, colour)
         if region is None:
             continue
-        kept, alpha2, colour2, score = _checked(small, region, alpha, colour, debug=debug)
+        kept, alpha2, colour2, score = _checked(image, region, alpha, colour, debug=debug)
         if kept is None or (kept & taken).sum() > 0.5 * kept.sum():
             continue
         kept = _repeated(small, kept, alpha2, colour2, debug=debug)
@@ -114,9 +115,12 @@ def _repeated(small: Pixels, kept: Bools, alpha: float, colour: Floats, *, debug
     lattice = find_lattice(kept)
     if lattice is None:
         return kept
-    distance = cv2.distanceTransform(kept.astype(np.uint8), cv2.DIST_L2, 3)
-    width = 2.0 * float(np.percentile(distance[distance > 0], 90))
-    shown = evidence(small, alpha, colour, width)
+
+    def shown() -> Floats:
+        distance = cv2.distanceTransform(kept.astype(np.uint8), cv2.DIST_L2, 3)
+        width = 2.0 * float(np.percentile(distance[distance > 0], 90))
+        return evidence(small, alpha, colour, width)
+
     unfolded = unfold(kept, lattice, shown)
     if debug:
         print(f"  lattice {lattice}: {'no' if unfolded is None else int(unfolded.sum())} px")
@@ -240,7 +244,7 @@ def _region(
 
 
 def _checked(
-    small: Pixels, labels: NDArray[np.int32], alpha: float, colour: Floats, *, debug: bool
+    image: Floats, labels: NDArray[np.int32], alpha: float, colour: Floats, *, debug: bool
 ) -> tuple[Bools | None, float, Floats, float]:
     """The parts of the watershed's inside whose boundary the overlay explains, and the
     refitted (a, C) and a score; (None, ...) when no part passes.
@@ -249,37 +253,36 @@ def _checked(
     not show there and the watershed may leave them out, splitting a shape in two: they
     join the inside wherever the inside's hull reaches. Parts close together (one logo,
     one word) are judged together."""
-    image = small.astype(np.float32)
     inside = labels == 2
-    near = np.abs(image - colour).max(axis=2) * alpha / (1 - alpha) <= _NEAR
-    hull = _hulls(inside)
-    inside = inside | (hull & near & (labels != 2))
+    ys, xs = np.nonzero(_hulls(inside) & ~inside)
+    change = np.abs(image[ys, xs] - colour).max(axis=1) * alpha / (1 - alpha)
+    near = change <= _NEAR
+    inside[ys[near], xs[near]] = True
     reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_GROUP // 2 | 1,) * 2)
-    count, groups = cv2.connectedComponents(
+    count, groups, stats, _ = cv2.connectedComponentsWithStats(
         np.asarray(cv2.dilate(inside.astype(np.uint8), reach)), connectivity=8
     )
     kept = np.zeros(inside.shape, dtype=bool)
     samples_in: list[Floats] = []
     samples_out: list[Floats] = []
+    height, width = inside.shape
     for label in range(1, count):
-        member = groups == label
-        group = inside & member
-        ys, xs = np.nonzero(group)
-        if ys.size < _MIN_AREA:
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        y0, y1, x0, x1 = max(0, y - 1), min(height, y + h + 1), max(0, x - 1), min(width, x + w + 1)
+        group = inside[y0:y1, x0:x1] & (groups[y0:y1, x0:x1] == label)
+        area = int(np.count_nonzero(group))
+        if area < _MIN_AREA:
             continue
-        pad = 4
-        y0, y1 = max(0, int(ys.min()) - pad), min(inside.shape[0], int(ys.max()) + pad + 1)
-        x0, x1 = max(0, int(xs.min()) - pad), min(inside.shape[1], int(xs.max()) + pad + 1)
-        j_in, j_out = _boundary_samples(image[y0:y1, x0:x1], group[y0:y1, x0:x1])
+        j_in, j_out = _boundary_samples(image[y0:y1, x0:x1], group)
         verdict = _judge(j_in, j_out, alpha, colour)
         if debug:
             print(
-                f"    group {label} area {ys.size} at {x0},{y0} {x1 - x0}x{y1 - y0}: "
+                f"    group {label} area {area} at {x0},{y0} {x1 - x0}x{y1 - y0}: "
                 f"{verdict and verdict[0]} {verdict and verdict[3]}"
             )
         if verdict is None or not verdict[0]:
             continue
-        kept |= group
+        kept[y0:y1, x0:x1] |= group
         samples_in.append(verdict[1])
         samples_out.append(verdict[2])
     if not kept.any():
@@ -345,12 +348,14 @@ def _hulls(inside: Bools) -> Bools:
     """The convex hulls of the groups of ``inside`` (parts closer than ``_GROUP``)."""
     u8 = inside.astype(np.uint8)
     reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_GROUP, _GROUP))
-    count, groups = cv2.connectedComponents(np.asarray(cv2.dilate(u8, reach)))
+    count, groups, stats, _ = cv2.connectedComponentsWithStats(np.asarray(cv2.dilate(u8, reach)))
     hull = np.zeros(inside.shape, dtype=np.uint8)
     for label in range(1, count):
-        points = cv2.findNonZero((groups == label).astype(np.uint8) & u8)
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        part = (groups[y : y + h, x : x + w] == label).astype(np.uint8) & u8[y : y + h, x : x + w]
+        points = cv2.findNonZero(part)
         if points is not None:
-            cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+            cv2.fillConvexPoly(hull, cv2.convexHull(points + np.array([x, y], np.int32)), 1)
     return hull > 0
 
 

@@ -15,6 +15,7 @@ differ from their surroundings the way the overlay does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,6 +32,7 @@ _ANGLE: Final = 0.35  # radians: the two lattice vectors are at least this far a
 _SHARE: Final = 0.2  # a cell position is part of the tile when marked this often
 _AGREE: Final = 0.8  # the unfolded tile must cover this share of what was found
 _MAX_COVER: Final = 0.5  # and cover at most this share of the picture
+_MAX_KERNEL: Final = 15  # pixels: the background estimate's window, at most
 _REPEATS: Final = 0.5  # share of the found pixels also found in another tile
 
 
@@ -51,21 +53,27 @@ def find_lattice(mask: Bools) -> Lattice | None:
     marked[:height, :width] = mask
     window = np.zeros(size, dtype=np.float32)
     window[:height, :width] = 1.0
-    spectrum = np.fft.rfft2(marked)
-    correlation = np.fft.irfft2(spectrum * np.conj(spectrum), s=size)
-    window_spectrum = np.fft.rfft2(window)
-    overlap = np.fft.irfft2(window_spectrum * np.conj(window_spectrum), s=size)
+    marked_spectrum = cv2.dft(marked, flags=cv2.DFT_COMPLEX_OUTPUT)
+    window_spectrum = cv2.dft(window, flags=cv2.DFT_COMPLEX_OUTPUT)
+
+    def correlate(first: cv2.typing.MatLike, second: cv2.typing.MatLike) -> Floats:
+        product = cv2.mulSpectrums(first, second, 0, conjB=True)
+        flags = cv2.DFT_INVERSE | cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT
+        return np.asarray(np.fft.fftshift(cv2.dft(product, flags=flags)), dtype=np.float32)
+
+    correlation = correlate(marked_spectrum, marked_spectrum)
+    overlap = correlate(window_spectrum, window_spectrum)
     # P(p + t marked | p marked and p + t inside the picture), made symmetric in t
-    reachable = np.maximum(np.fft.irfft2(window_spectrum * np.conj(spectrum), s=size), 1.0)
+    reachable = np.maximum(correlate(window_spectrum, marked_spectrum), 1.0)
     mirrored = np.roll(reachable[::-1, ::-1], (1, 1), axis=(0, 1))  # reachable at -t
-    ratio = np.fft.fftshift(correlation / np.sqrt(reachable * mirrored))
+    ratio = correlation / np.sqrt(reachable * mirrored)
     cy, cx = size[0] // 2, size[1] // 2
-    yy, xx = np.mgrid[0 : size[0], 0 : size[1]]
-    distance = np.hypot(yy - cy, xx - cx)
-    local_max = ratio >= cv2.dilate(ratio.astype(np.float32), np.ones((9, 9), np.uint8))
-    inside = np.fft.fftshift(overlap) >= 0.15 * height * width
-    candidates = local_max & inside & (distance >= _MIN_SHIFT) & (ratio >= _MIN_PEAK)
-    peaks = np.argwhere(candidates & ((yy > cy) | ((yy == cy) & (xx > cx))))  # one of each pair
+    local_max = ratio >= cv2.dilate(ratio, np.ones((9, 9), np.uint8))
+    candidates = local_max & (ratio >= _MIN_PEAK) & (overlap >= 0.15 * height * width)
+    candidates[:cy] = False  # each shift comes with its mirror image: keep one of each
+    candidates[cy, : cx + 1] = False
+    peaks = np.argwhere(candidates)
+    peaks = peaks[np.hypot(peaks[:, 0] - cy, peaks[:, 1] - cx) >= _MIN_SHIFT]
     if len(peaks) < 2:
         return None
     strengths = ratio[peaks[:, 0], peaks[:, 1]]
@@ -84,7 +92,7 @@ def find_lattice(mask: Bools) -> Lattice | None:
     return None
 
 
-def _subpixel(values: NDArray[np.float64], y: int, x: int) -> tuple[float, float]:
+def _subpixel(values: NDArray[np.floating], y: int, x: int) -> tuple[float, float]:
     """The peak at (y, x) refined by a parabola through its neighbours on each axis."""
 
     def offset(before: float, at: float, after: float) -> float:
@@ -104,11 +112,11 @@ def evidence(bgr: NDArray[np.uint8], alpha: float, colour: Floats, width: float)
     """Per pixel, how much of the overlay's step it shows: the projection of (J - B) on
     a (C - B), B the photo around thin strokes (an opening where the overlay lightens,
     a closing where it darkens); 1 for a marked pixel, 0 for the photo."""
-    size = max(3, int(round(2 * width + 1))) | 1
+    size = min(_MAX_KERNEL, max(3, int(round(2 * width + 1)))) | 1
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(bgr, cv2.MORPH_OPEN, element).astype(np.float32)
+    closed = cv2.morphologyEx(bgr, cv2.MORPH_CLOSE, element).astype(np.float32)
     image = bgr.astype(np.float32)
-    opened = cv2.morphologyEx(image, cv2.MORPH_OPEN, element)
-    closed = cv2.morphologyEx(image, cv2.MORPH_CLOSE, element)
     lighten = (colour.mean() > image.mean(axis=2))[:, :, None]
     background = np.where(lighten, opened, closed)
     step = alpha * (colour.reshape(1, 1, 3) - background)
@@ -119,7 +127,10 @@ def evidence(bgr: NDArray[np.uint8], alpha: float, colour: Floats, width: float)
 
 
 def unfold(
-    mask: Bools, lattice: Lattice, shown: Floats | None = None, debug: bool = False
+    mask: Bools,
+    lattice: Lattice,
+    shown: Callable[[], Floats] | None = None,
+    debug: bool = False,
 ) -> Bools | None:
     """``mask`` folded onto one cell of ``lattice`` and unfolded over the whole picture:
     the tile at every lattice position (None when the lattice does not hold)."""
@@ -151,7 +162,7 @@ def unfold(
     if not twins.size or float(twins.mean()) < _REPEATS:
         return None
     if shown is not None:
-        values = shown.ravel()
+        values = shown().ravel()
         known = ~np.isnan(values)
         clipped = np.clip(np.where(known, values, 0.0), -0.5, 1.5)
         counted = np.bincount(index[known], minlength=bins).astype(np.float32)

@@ -54,6 +54,7 @@ _VISIBLE: Final = 8.0  # a boundary pixel shows the overlay when a |C - J_out| i
 _NEAR: Final = 4.0  # a pixel un-blending would change by at most this is "near C"
 _SPECIFIC: Final = 0.15  # the fit must beat other opacities' by this share of the boundary
 _MIN_AREA: Final = 20  # pixels (at WORK_SIDE) of the least group
+_MIN_TILES: Final = 8  # parts needed before a lattice is looked for
 _MIN_FITTING: Final = 100  # fitting boundary pixels of a whole hypothesis, at least
 _MIN_ALPHA: Final = 0.12  # the refitted opacity must lie in this range
 _MAX_FIT_ALPHA: Final = 0.55
@@ -112,6 +113,9 @@ def find_overlays(bgr: Pixels, *, debug: bool = False) -> list[Found]:
 
 def _repeated(small: Pixels, kept: Bools, alpha: float, colour: Floats, *, debug: bool) -> Bools:
     """``kept`` completed by the lattice it repeats on, if it does (``repeats``)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(kept.astype(np.uint8), connectivity=8)
+    if int((stats[1:, cv2.CC_STAT_AREA] >= _MIN_AREA).sum()) < _MIN_TILES:
+        return kept  # one shape (and a few letters) cannot show a lattice
     lattice = find_lattice(kept)
     if lattice is None:
         return kept

@@ -21,6 +21,7 @@ from .pixels import Pixels
 Floats = NDArray[np.float32]
 
 REFINE_SIDE: Final = 48  # boxes taller than this are worked on a reduced copy
+_LARGE_LINE: Final = 3  # credibility reduces lines taller than this many REFINE_SIDEs
 _SHADOW_REACH: Final = 0.25  # how far a shadow or glow may reach, in box heights
 _SHADOW_ALPHA: Final = 0.08  # the least opacity of a shadow or glow pixel
 _SHADOW_CONTRAST: Final = 10.0  # and the least difference from the fill (0-255)
@@ -67,7 +68,10 @@ def credibility(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask) -> f
     photo detail, whose pixels follow no single blend of the fill."""
     hole = np.asarray(cv2.dilate(strokes, np.ones((3, 3), np.uint8)), dtype=np.uint8)
     pad = max(6, (box[3] - box[1]) // 2)
-    observed, filled, inner = _fill_around(bgr, box, hole, pad)
+    # A line many times taller than the refinement's scale (a big picture) is filled on
+    # a reduced copy: Telea's cost grows with the hole, and the fit needs no more.
+    large = box[3] - box[1] > _LARGE_LINE * REFINE_SIDE
+    observed, filled, inner = _fill_around(bgr, box, hole, pad, reduce=large)
     core = np.asarray(cv2.erode(strokes, np.ones((3, 3), np.uint8)), dtype=np.uint8) > 0
     if core.sum() < 20:
         core = strokes > 0

@@ -166,13 +166,19 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
         overlays = tuple(find_overlays(bgr))
         rim = 1 + ceil(max(height, width) / WORK_SIDE)
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2)
+        covered = np.zeros_like(mask)
         for found_overlay in overlays:
             part = np.where(found_overlay.mask, np.uint8(255), np.uint8(0))
             part = np.asarray(cv2.dilate(part, element), dtype=np.uint8)
-            np.bitwise_or(mask, part, out=mask)
+            np.bitwise_or(covered, part, out=covered)
             count = int(cv2.countNonZero(part))
             weighted += found_overlay.score * count
             total += count
+        if overlays:
+            # Strokes the text path found on an overlay are that overlay (un-blended
+            # below), or the photo next to it: only text elsewhere is kept.
+            mask = _apart(mask, covered)
+            np.bitwise_or(mask, covered, out=mask)
     confidence = min(1.0, weighted / total) if total else 0.0
     return Detection(mask, confidence, overlays, rim)
 
@@ -277,6 +283,17 @@ def remove_watermark_detailed(
     return WatermarkRemoval(
         result, mask_png, round(detection.confidence, 3), marked / float(mask.size)
     )
+
+
+def _apart(mask: Mask, covered: Mask) -> Mask:
+    """The connected parts of ``mask`` that do not touch ``covered``."""
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    if count <= 1:
+        return mask
+    touching = np.zeros(count, dtype=bool)
+    touching[np.unique(labels[covered > 0])] = True
+    touching[0] = True
+    return np.where(touching[labels], np.uint8(0), mask)
 
 
 def _text_share(quads: Sequence[Quad], width: int, height: int) -> float:

@@ -84,7 +84,7 @@ class _Pairs:
     strict: Bools  # the step is complete on both sides (the votes use only these)
 
 
-def find_overlays(bgr: Pixels, *, debug: bool = False) -> list[Found]:
+def find_overlays(bgr: Pixels) -> list[Found]:
     """The semi-transparent overlays credibly found in ``bgr`` (BGR uint8)."""
     height, width = bgr.shape[:2]
     scale = min(1.0, WORK_SIDE / max(height, width))
@@ -99,10 +99,10 @@ def find_overlays(bgr: Pixels, *, debug: bool = False) -> list[Found]:
         region = _region(small, pairs, orient, alpha, colour)
         if region is None:
             continue
-        kept, alpha2, colour2, score = _checked(image, region, alpha, colour, debug=debug)
+        kept, alpha2, colour2, score = _checked(image, region, alpha, colour)
         if kept is None or (kept & taken).sum() > 0.5 * kept.sum():
             continue
-        kept = _repeated(small, kept, alpha2, colour2, debug=debug)
+        kept = _repeated(small, kept, alpha2, colour2)
         taken |= kept
         if scale < 1.0:
             up = cv2.resize(kept.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
@@ -111,9 +111,9 @@ def find_overlays(bgr: Pixels, *, debug: bool = False) -> list[Found]:
     return found
 
 
-def _repeated(small: Pixels, kept: Bools, alpha: float, colour: Floats, *, debug: bool) -> Bools:
+def _repeated(small: Pixels, kept: Bools, alpha: float, colour: Floats) -> Bools:
     """``kept`` completed by the lattice it repeats on, if it does (``repeats``)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(kept.astype(np.uint8), connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(kept.astype(np.uint8), connectivity=8)
     if int((stats[1:, cv2.CC_STAT_AREA] >= _MIN_AREA).sum()) < _MIN_TILES:
         return kept  # one shape (and a few letters) cannot show a lattice
     lattice = find_lattice(kept)
@@ -126,8 +126,6 @@ def _repeated(small: Pixels, kept: Bools, alpha: float, colour: Floats, *, debug
         return evidence(small, alpha, colour, width)
 
     unfolded = unfold(kept, lattice, shown)
-    if debug:
-        print(f"  lattice {lattice}: {'no' if unfolded is None else int(unfolded.sum())} px")
     return kept if unfolded is None else kept | unfolded
 
 
@@ -248,7 +246,7 @@ def _region(
 
 
 def _checked(
-    image: Floats, labels: NDArray[np.int32], alpha: float, colour: Floats, *, debug: bool
+    image: Floats, labels: NDArray[np.int32], alpha: float, colour: Floats
 ) -> tuple[Bools | None, float, Floats, float]:
     """The parts of the watershed's inside whose boundary the overlay explains, and the
     refitted (a, C) and a score; (None, ...) when no part passes.
@@ -279,11 +277,6 @@ def _checked(
             continue
         j_in, j_out = _boundary_samples(image[y0:y1, x0:x1], group)
         verdict = _judge(j_in, j_out, alpha, colour)
-        if debug:
-            print(
-                f"    group {label} area {area} at {x0},{y0} {x1 - x0}x{y1 - y0}: "
-                f"{verdict and verdict[0]} {verdict and verdict[3]}"
-            )
         if verdict is None or not verdict[0]:
             continue
         kept[y0:y1, x0:x1] |= group
@@ -302,11 +295,6 @@ def _checked(
         and error <= _SLOPE_ERROR
         and spread >= _SPREAD
     )
-    if debug:
-        print(
-            f"  kept {int(kept.sum())} px, n {len(j_in)} a {alpha:.3f}->{alpha2:.3f} "
-            f"(se {error:.3f}) C {colour}->{colour2} spread {spread:.1f}: {credible}"
-        )
     if not credible:
         return None, alpha, colour, 0.0
     return kept, alpha2, colour2, 1.0

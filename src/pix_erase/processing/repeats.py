@@ -97,7 +97,9 @@ def _subpixel(values: NDArray[np.floating], y: int, x: int) -> tuple[float, floa
 
     def offset(before: float, at: float, after: float) -> float:
         curvature = before - 2 * at + after
-        return 0.0 if curvature >= 0 else float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+        return (
+            0.0 if curvature >= 0 else float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+        )
 
     height, width = values.shape
     if 0 < y < height - 1 and 0 < x < width - 1:
@@ -112,7 +114,7 @@ def evidence(bgr: NDArray[np.uint8], alpha: float, colour: Floats, width: float)
     """Per pixel, how much of the overlay's step it shows: the projection of (J - B) on
     a (C - B), B the photo around thin strokes (an opening where the overlay lightens,
     a closing where it darkens); 1 for a marked pixel, 0 for the photo."""
-    size = min(_MAX_KERNEL, max(3, int(round(2 * width + 1)))) | 1
+    size = min(_MAX_KERNEL, max(3, round(2 * width + 1))) | 1
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     opened = cv2.morphologyEx(bgr, cv2.MORPH_OPEN, element).astype(np.float32)
     closed = cv2.morphologyEx(bgr, cv2.MORPH_CLOSE, element).astype(np.float32)
@@ -130,7 +132,6 @@ def unfold(
     mask: Bools,
     lattice: Lattice,
     shown: Callable[[], Floats] | None = None,
-    debug: bool = False,
 ) -> Bools | None:
     """``mask`` folded onto one cell of ``lattice`` and unfolded over the whole picture:
     the tile at every lattice position (None when the lattice does not hold)."""
@@ -169,21 +170,11 @@ def unfold(
         total = np.bincount(index[known], weights=clipped[known], minlength=bins)
         mean = total / np.maximum(counted, 1.0)
         strong = (counted >= 2) & (mean >= 0.5)
-        if debug:
-            tm = tile.reshape(cell_height, cell_width)
-            import cv2 as _cv
-            _cv.imwrite("/tmp/auto/fold_mask.png", (tm * 255).astype(np.uint8))
-            _cv.imwrite(
-                "/tmp/auto/fold_evidence.png",
-                np.clip(mean.reshape(cell_height, cell_width) * 200, 0, 255).astype(np.uint8),
-            )
         tile = (tile & (mean >= 0.2)) | strong
     unfolded = tile[index].reshape(height, width)
     found = int(mask.sum())
     agree = float((unfolded & mask).sum()) / max(1, found)
     cover = float(unfolded.mean())
-    if debug:
-        print(f"   fold: agree {agree:.2f} cover {cover:.2f}")
     if agree < _AGREE or cover > _MAX_COVER:
         return None
     return np.asarray(unfolded, dtype=bool)

@@ -168,10 +168,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2)
         covered = np.zeros_like(mask)
         for found_overlay in overlays:
-            part = np.where(found_overlay.mask, np.uint8(255), np.uint8(0))
-            part = np.asarray(cv2.dilate(part, element), dtype=np.uint8)
-            np.bitwise_or(covered, part, out=covered)
-            count = int(cv2.countNonZero(part))
+            shape = np.where(found_overlay.mask, np.uint8(255), np.uint8(0))
+            shape = np.asarray(cv2.dilate(shape, element), dtype=np.uint8)
+            np.bitwise_or(covered, shape, out=covered)
+            count = int(cv2.countNonZero(shape))
             weighted += found_overlay.score * count
             total += count
         if overlays:
@@ -408,7 +408,9 @@ def _same_colour(crop: Pixels, region: NDArray[np.bool_], strokes: Mask) -> Mask
     # A background of the mark's own colour would fill the box: then nothing is added.
     if near.sum() > _COLOUR_GAIN * marked.sum():
         return strokes
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(near.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        near.astype(np.uint8), connectivity=8
+    )
     big = np.zeros(count, dtype=bool)
     big[1:] = stats[1:, cv2.CC_STAT_AREA] >= _COLOUR_PART
     added = big[labels]

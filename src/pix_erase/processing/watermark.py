@@ -8,18 +8,28 @@ inside each box (grown along the line, to catch a leading "©"), a morphological
 strokes measure how much each pixel stands out from its surroundings; Otsu's threshold
 splits strokes from background, the polarity that separates better wins (both when both
 do, for outlined text), and a 1-pixel dilation covers anti-aliased edges and JPEG halos.
+When the strokes have one colour (an opaque mark), the pixels of the box of that colour
+join them: letters over a background lighter in one part and darker in another stand out
+with opposite polarities.
 
 Without hints a line is kept only when it is credible as an overlay (its box is not a
-large part of the picture, and one opacity and colour over a fill of the photo explain its
-strokes): text that belongs to the photo mostly fails that test, so a clean photo is
-refused with ``no_watermark_found`` rather than retouched. What is kept grows into its
+large part of the picture, its strokes fill a good part of it, and one opacity and colour
+over a fill of the photo explain them): text that belongs to the photo mostly fails that
+test, and lines all over the picture (coins, a page, fur) are its texture, so a clean photo
+is refused with ``no_watermark_found`` rather than retouched. What is kept grows into its
 drop shadow, outline or glow (pixels of a band around the strokes that differ from a fill
 of the photo as a blend with black or white does, connected to the strokes).
 
+Also without hints, ``overlay_detect`` finds semi-transparent overlays by their own
+physics, text or not (rings, boxes, plain shapes), and ``repeats`` completes a tiled mark
+from the lattice its found tiles lie on (the tiles the edges cut included). Those are
+un-blended (``unblend``) with their fitted opacity and colour instead of inpainted; the
+text path's strokes on them are dropped. Opaque marks are inpainted (``best`` up to
+``BEST_BUDGET`` pixels).
+
 ``hint_rects`` narrow the search to those rectangles (detection runs on each of them, at
 a finer scale), and a rectangle where no text is found is segmented as a whole with the
-same classical step, which is how a semi-transparent logo is found. Without hints, marks
-that are not text are not found: the user can draw them and call ``erase``.
+same classical step.
 """
 
 from __future__ import annotations
@@ -113,8 +123,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
 
     Without hints, a detected line is kept only when it is credible as an overlay: its
     box is not a large part of the picture and one opacity and colour over a fill of the
-    photo explain its strokes (``overlay_fit.credibility``). What is kept grows into the shadow,
-    outline or glow around it (``overlay_fit.grow_overlay``).
+    photo explain its strokes (``overlay_fit.credibility``). What is kept grows into the
+    shadow, outline or glow around it (``overlay_fit.grow_overlay``). Semi-transparent
+    overlays (``overlay_detect.find_overlays``) come with their opacity and colour, and
+    their ``rim`` pixels around them are in the mask.
     """
     bgr = visible_bgr(pixels)
     height, width = bgr.shape[:2]
@@ -219,7 +231,7 @@ def remove_watermark(
     max_pixels: int,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[Encoded, Encoded]:
-    """Find the watermark, inpaint it, and return (result, mask PNG "L" 0/255).
+    """Find the watermark, remove it, and return (result, mask PNG "L" 0/255).
 
     ``remove_watermark_detailed`` gives the same and the confidence.
 
@@ -238,9 +250,10 @@ def remove_watermark_detailed(
     max_pixels: int,
     progress: Callable[[float], None] | None = None,
 ) -> WatermarkRemoval:
-    """Find the watermark and inpaint it: the result (encoded like the source, as
-    ``erase``), the mask, and the confidence. Only masked pixels change. The inpainting
-    method is ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+    """Find the watermark and remove it: the result (encoded like the source, as
+    ``erase``), the mask, and the confidence. Only masked pixels change. Semi-transparent
+    overlays are un-blended; the rest is inpainted, ``best`` for masks up to
+    ``BEST_BUDGET`` pixels and ``telea`` above.
 
     Raises ImageError no_watermark_found (nothing credible found: no pixel is changed),
     and the decoding errors.

@@ -9,8 +9,13 @@ cell position it repeats at, in sub-pixel arithmetic so that no error builds up 
 picture): a position that is marked in a good share of the tiles where it was seen is
 part of the tile. Unfolding that tile over the whole picture marks every tile, including
 the ones the edges cut. Nothing is added unless the unfolded tile reproduces most of what
-was found (the lattice is real) and each added tile looks like the overlay (its pixels
-differ from their surroundings the way the overlay does).
+was found (the lattice is real) and most found pixels have a twin in another tile (a
+lone mark is no lattice). The fold also averages, per cell position, how much each pixel
+shows the overlay's step over its surroundings (``evidence``): over many tiles the photo
+averages out and the tile's strokes stand out, which finds the strokes no single tile
+showed clearly.
+
+No library folds a mask onto a lattice; the autocorrelation is OpenCV's DFT.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ I = (J - a C) / (1 - a) exactly: the photo's own detail comes back, which no inp
 can do. Only the mark's anti-aliased rim has an opacity between 0 and a; there each
 pixel's opacity is estimated from a fill of the rim (from the un-blended inside and the
 untouched outside) and the pixel's own colour, then snapped to 0 or a when it is close.
+The formula is the blend law itself; no library is needed beyond OpenCV's fill.
 """
 
 from __future__ import annotations

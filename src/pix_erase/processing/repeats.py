@@ -70,7 +70,8 @@ def find_lattice(mask: Bools) -> Lattice | None:
     overlap = correlate(window_spectrum, window_spectrum)
     # P(p + t marked | p marked and p + t inside the picture), made symmetric in t
     reachable = np.maximum(correlate(window_spectrum, marked_spectrum), 1.0)
-    mirrored = np.roll(reachable[::-1, ::-1], (1, 1), axis=(0, 1))  # reachable at -t
+    # reachable at -t: after fftshift, index i is the shift i - n // 2
+    mirrored = np.roll(reachable[::-1, ::-1], (1 - size[0] % 2, 1 - size[1] % 2), axis=(0, 1))
     ratio = correlation / np.sqrt(reachable * mirrored)
     cy, cx = size[0] // 2, size[1] // 2
     local_max = ratio >= cv2.dilate(ratio, np.ones((9, 9), np.uint8))

@@ -1,6 +1,11 @@
 """remove_watermark / detect_watermark: recall floors on clear text in several fonts,
 sizes, colours and places, hint rectangles (and a logo found through one), the mask it
-returns, the quality gain, and a detector that never downloads anything."""
+returns, the quality gain, and a detector that never downloads anything.
+
+Marks that are more than letters, at the benchmark's size (bench/erase_quality.py):
+every tile of a tiled mark, those the edges cut included; a ring logo and a plain
+semi-transparent shape with no text; PSNR floors per family above what the text-only
+detector reached; and the ten clean photos of the set refused, never retouched."""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 import pytest
-from bench.quality_set import family_case, overlay
+from bench.quality_set import FAMILY_PHOTOS, family_case, logo_coverage, overlay
+from numpy.typing import NDArray
 
 from pix_erase.processing import text_detector
 from pix_erase.processing.errors import ImageError
@@ -21,6 +27,7 @@ from pix_erase.processing.watermark import (
 )
 
 from .erase_samples import (
+    U8,
     blend,
     code,
     decoded,
@@ -151,6 +158,7 @@ def test_the_detector_loads_from_the_package_and_never_downloads() -> None:
 
 
 SMALL = (480, 360)
+SIZE = (640, 480)  # the benchmark's size
 
 
 @pytest.mark.parametrize(("name", "variant"), [("chelsea", 2), ("rocket", 3)])
@@ -170,14 +178,87 @@ def test_the_drop_shadow_belongs_to_the_mask(name: str, variant: int) -> None:
     assert outcome.marked_fraction == pytest.approx(used.mean(), abs=1e-6)
 
 
-@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "horse"])
-def test_a_clean_photo_is_refused_or_left_pixel_identical(name: str) -> None:
-    clean = family_case("clean", name, 0, SMALL).marked
-    try:
-        result, _ = remove_watermark(png(clean), max_pixels=10**8)
-    except ImageError as error:
-        refused: str = error.code
-    else:
-        refused = "no"
-        assert np.array_equal(decoded(result.data, cv2.IMREAD_COLOR), clean)
-    assert refused in ("no_watermark_found", "no")
+@pytest.mark.parametrize("name", FAMILY_PHOTOS)
+def test_a_clean_photo_is_refused_and_never_retouched(name: str) -> None:
+    # The set's ten clean photos, coins' embossed lettering and the cameraman's hands
+    # among them: nothing is a mark, so the task says so and changes no pixel.
+    clean = family_case("clean", name, 0).marked
+    with pytest.raises(ImageError) as error:
+        remove_watermark(png(clean), max_pixels=10**8)
+    assert code(error) == "no_watermark_found"
+    assert not detect_watermark(clean).any()
+
+
+def _auto(case_marked: U8) -> tuple[U8, NDArray[np.bool_]]:
+    outcome = remove_watermark_detailed(png(case_marked), max_pixels=10**8)
+    return decoded(outcome.result.data, cv2.IMREAD_COLOR), mask_of(outcome.mask.data)
+
+
+def _core(family: str, variant: int) -> NDArray[np.bool_]:
+    """Where the mark is at least half its opacity (its strokes, not the faint rim)."""
+    alpha = overlay(family, SIZE, variant).alpha
+    return np.asarray(alpha >= 0.5 * alpha.max(), dtype=bool)
+
+
+@pytest.mark.parametrize(("name", "variant"), [("astronaut", 0), ("rocket", 3)])
+def test_a_tiled_mark_is_found_in_every_tile_the_edges_cut_included(
+    name: str, variant: int
+) -> None:
+    case = family_case("tiled", name, variant)
+    core = _core("tiled", variant)
+    # The tiles (words) the image's edges cut: parts of the mark touching the border.
+    words = cv2.dilate(core.astype(np.uint8), np.ones((9, 9), np.uint8))
+    _, labels = cv2.connectedComponents(words)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    cut = core & np.isin(labels, border[border > 0])
+    assert cut.sum() > 0.1 * core.sum()
+    out, used = _auto(case.marked)
+    assert recall(used, cut) >= 0.9
+    assert recall(used, core) >= 0.9
+    # The old text-only detector reached 17.3 and 18.2 dB on these two, true-mask
+    # ``erase best`` 22.0 and 27.8: un-blending the found tiles beats inpainting them.
+    assert psnr(out, case.clean, case.truth) >= 26.0
+
+
+@pytest.mark.parametrize(("name", "variant"), [("chelsea", 2), ("rocket", 3)])
+def test_a_ring_logo_is_found_with_its_ring(name: str, variant: int) -> None:
+    case = family_case("ring_logo", name, variant)
+    width, height = SIZE
+    radius = int(min(width, height) * (0.30 + 0.03 * (variant % 3)))
+    cx, cy = width // 2 + (variant % 3 - 1) * width // 12, height // 2
+    box = (cx - radius, cy - radius, cx + radius, cy + radius)
+    ring = logo_coverage(SIZE, "ring", box, max(3, radius // 7)) > 0.5
+    out, used = _auto(case.marked)
+    assert recall(used, ring) >= 0.9
+    assert recall(used, _core("ring_logo", variant)) >= 0.9
+    # 12.5 and 12.4 dB before (the ring was left), 23.1 and 29.3 with the true mask.
+    assert psnr(out, case.clean, case.truth) >= 30.0
+
+
+@pytest.mark.parametrize(("name", "variant"), [("chelsea", 2), ("rocket", 3)])
+def test_a_plain_semi_transparent_shape_with_no_text_is_found_and_un_blended(
+    name: str, variant: int
+) -> None:
+    case = family_case("plain_shape", name, variant)
+    out, used = _auto(case.marked)
+    assert recall(used, case.truth) >= 0.95
+    assert precision(used, case.truth) >= 0.8
+    # Refused before (no detector for marks without text); inpainting the true mask
+    # gives 19.7 and 25.3 dB: the un-blend brings the photo itself back.
+    assert psnr(out, case.clean, case.truth) >= 35.0
+
+
+@pytest.mark.parametrize(
+    ("family", "name", "variant", "floor"),
+    [
+        # (before: 16.9 dB, true-mask best 25.1) the date over wood of two brightnesses
+        ("date_stamp", "coffee", 1, 22.0),
+        ("shadowed", "chelsea", 2, 27.0),  # (29.1 before, true-mask best 28.9)
+    ],
+)
+def test_opaque_marks_keep_their_psnr_floor(
+    family: str, name: str, variant: int, floor: float
+) -> None:
+    case = family_case(family, name, variant)
+    out, _ = _auto(case.marked)
+    assert psnr(out, case.clean, case.truth) >= floor

@@ -9,7 +9,8 @@ convention), ``decoding`` / ``encoding`` (codecs), ``transforms`` (rotate, grays
 resize), ``pipeline`` (run_steps), ``progress``, ``compare`` (compare_images), ``exif``
 (EXIF to JSON and for results), ``probe`` (inspect_image, probe_encoded, read_exif); the
 erase family: ``masks``, ``inpaint`` (erase), ``exemplar`` (the ``best`` method),
-``watermark``, ``overlay_fit`` and ``text_detector`` (remove_watermark),
+``watermark``, ``overlay_fit``, ``text_detector``, ``overlay_detect``, ``repeats`` and
+``unblend`` (remove_watermark),
 ``batch_watermark`` (remove_shared_watermark, with ``batch_detect``, ``batch_estimate``
 and ``batch_restore``), ``background`` and ``background_model`` (remove_background).
 """

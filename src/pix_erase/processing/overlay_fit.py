@@ -21,6 +21,7 @@ from .pixels import Pixels
 Floats = NDArray[np.float32]
 
 REFINE_SIDE: Final = 48  # boxes taller than this are worked on a reduced copy
+_LARGE_LINE: Final = 3  # credibility reduces lines taller than this many REFINE_SIDEs
 _SHADOW_REACH: Final = 0.25  # how far a shadow or glow may reach, in box heights
 _SHADOW_ALPHA: Final = 0.08  # the least opacity of a shadow or glow pixel
 _SHADOW_CONTRAST: Final = 10.0  # and the least difference from the fill (0-255)
@@ -30,12 +31,18 @@ _SHADOW_COVER: Final = 0.3  # how well a moved copy of the strokes explains a sh
 
 
 def _fill_around(
-    bgr: Pixels, box: tuple[int, int, int, int], hole: Mask, pad: int, *, reduce: bool = False
+    bgr: Pixels,
+    box: tuple[int, int, int, int],
+    hole: Mask,
+    pad: int,
+    *,
+    reduce: bool = False,
+    side: int = REFINE_SIDE,
 ) -> tuple[Floats, Floats, tuple[slice, slice]]:
     """(observed, Telea fill of ``hole``) as floats on the box padded by ``pad``, and the
     slices of the box inside that padded crop. ``hole`` is on the box. With ``reduce``, a
-    box taller than ``REFINE_SIDE`` is filled on a reduced copy (a fill is smooth;
-    Telea's cost grows with the hole's pixels) and the fill brought back up."""
+    box taller than ``side`` is filled on a copy reduced to that height (a fill is
+    smooth; Telea's cost grows with the hole's pixels) and the fill brought back up."""
     height, width = bgr.shape[:2]
     x0, y0, x1, y1 = box
     px0, py0 = max(0, x0 - pad), max(0, y0 - pad)
@@ -44,7 +51,7 @@ def _fill_around(
     inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
     full = np.zeros(crop.shape[:2], dtype=np.uint8)
     full[inner] = hole
-    scale = min(1.0, REFINE_SIDE / max(1, y1 - y0)) if reduce else 1.0
+    scale = min(1.0, side / max(1, y1 - y0)) if reduce else 1.0
     if scale < 1.0:
         small = scaled(crop, scale)
         size = (int(small.shape[1]), int(small.shape[0]))
@@ -67,7 +74,12 @@ def credibility(bgr: Pixels, box: tuple[int, int, int, int], strokes: Mask) -> f
     photo detail, whose pixels follow no single blend of the fill."""
     hole = np.asarray(cv2.dilate(strokes, np.ones((3, 3), np.uint8)), dtype=np.uint8)
     pad = max(6, (box[3] - box[1]) // 2)
-    observed, filled, inner = _fill_around(bgr, box, hole, pad)
+    # A line many times taller than the refinement's scale (a big picture) is filled on
+    # a reduced copy: Telea's cost grows with the hole, and the fit needs no more.
+    large = box[3] - box[1] > _LARGE_LINE * REFINE_SIDE
+    observed, filled, inner = _fill_around(
+        bgr, box, hole, pad, reduce=large, side=_LARGE_LINE * REFINE_SIDE
+    )
     core = np.asarray(cv2.erode(strokes, np.ones((3, 3), np.uint8)), dtype=np.uint8) > 0
     if core.sum() < 20:
         core = strokes > 0

@@ -8,24 +8,35 @@ inside each box (grown along the line, to catch a leading "©"), a morphological
 strokes measure how much each pixel stands out from its surroundings; Otsu's threshold
 splits strokes from background, the polarity that separates better wins (both when both
 do, for outlined text), and a 1-pixel dilation covers anti-aliased edges and JPEG halos.
+When the strokes have one colour (an opaque mark), the pixels of the box of that colour
+join them: letters over a background lighter in one part and darker in another stand out
+with opposite polarities.
 
 Without hints a line is kept only when it is credible as an overlay (its box is not a
-large part of the picture, and one opacity and colour over a fill of the photo explain its
-strokes): text that belongs to the photo mostly fails that test, so a clean photo is
-refused with ``no_watermark_found`` rather than retouched. What is kept grows into its
+large part of the picture, its strokes fill a good part of it, and one opacity and colour
+over a fill of the photo explain them): text that belongs to the photo mostly fails that
+test, and lines all over the picture (coins, a page, fur) are its texture, so a clean photo
+is refused with ``no_watermark_found`` rather than retouched. What is kept grows into its
 drop shadow, outline or glow (pixels of a band around the strokes that differ from a fill
 of the photo as a blend with black or white does, connected to the strokes).
 
+Also without hints, ``overlay_detect`` finds semi-transparent overlays by their own
+physics, text or not (rings, boxes, plain shapes), and ``repeats`` completes a tiled mark
+from the lattice its found tiles lie on (the tiles the edges cut included). Those are
+un-blended (``unblend``) with their fitted opacity and colour instead of inpainted; the
+text path's strokes on them are dropped. Opaque marks are inpainted (``best`` up to
+``BEST_BUDGET`` pixels).
+
 ``hint_rects`` narrow the search to those rectangles (detection runs on each of them, at
 a finer scale), and a rectangle where no text is found is segmented as a whole with the
-same classical step, which is how a semi-transparent logo is found. Without hints, marks
-that are not text are not found: the user can draw them and call ``erase``.
+same classical step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from math import ceil
 from typing import Final
 
 import cv2
@@ -43,11 +54,13 @@ from .erase_support import (
 from .errors import ImageError
 from .inpaint import Method, inpaint
 from .masks import Mask, Rect
+from .overlay_detect import WORK_SIDE, Found, find_overlays
 from .overlay_fit import REFINE_SIDE, credibility, grow_overlay
 from .phases import phase
 from .pixels import Pixels
 from .progress import Progress
 from .text_detector import Quad, detect_text
+from .unblend import unblend
 
 DETECT_MAX_SIDE: Final = 1280
 # "best" costs ~50-100 µs per masked pixel, telea ~1: above this many masked pixels the
@@ -63,14 +76,26 @@ _MIN_SIDE: Final = 4.0
 _MAX_BOX_SHARE: Final = 0.25  # a detected line box larger than this share of the picture
 _MAX_LINE_HEIGHT: Final = 0.3  # a line taller than this share of the picture's short side
 _MIN_CREDIBLE: Final = 0.4  # credibility below this: photo detail, not an overlay
+_COLOUR_TOLERANCE: Final = 24.0  # a pixel within this of an opaque mark's colour (0-255)
+_COLOUR_SPREAD: Final = 20.0  # an opaque mark's strokes vary less than this around it
+_COLOUR_GAIN: Final = 3.0  # the colour adds at most this many times the strokes found
+_COLOUR_PART: Final = 6  # pixels of the least part it adds
+_MIN_DENSITY: Final = 0.06  # strokes cover at least this share of their line's box
+_MAX_TEXT_SHARE: Final = 0.35  # detected lines covering more of the picture: no text mark
 
 
 @dataclass(frozen=True)
 class Detection:
-    """What ``find_watermark`` found: the mask (255 = mark) and how sure it is (0..1)."""
+    """What ``find_watermark`` found: the mask (255 = mark) and how sure it is (0..1).
+
+    ``overlays`` are the semi-transparent parts whose opacity and colour were fitted:
+    they are un-blended rather than inpainted (their pixels are in ``mask`` too, with
+    ``rim`` pixels around them for the anti-aliased edge)."""
 
     mask: Mask
     confidence: float
+    overlays: tuple[Found, ...] = ()
+    rim: int = 2
 
 
 @dataclass(frozen=True)
@@ -98,8 +123,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
 
     Without hints, a detected line is kept only when it is credible as an overlay: its
     box is not a large part of the picture and one opacity and colour over a fill of the
-    photo explain its strokes (``overlay_fit.credibility``). What is kept grows into the shadow,
-    outline or glow around it (``overlay_fit.grow_overlay``).
+    photo explain its strokes (``overlay_fit.credibility``). What is kept grows into the
+    shadow, outline or glow around it (``overlay_fit.grow_overlay``). Semi-transparent
+    overlays (``overlay_detect.find_overlays``) come with their opacity and colour, and
+    their ``rim`` pixels around them are in the mask.
     """
     bgr = visible_bgr(pixels)
     height, width = bgr.shape[:2]
@@ -111,6 +138,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
         small = area if scale >= 1.0 else scaled(area, scale)
         origin = np.array((x0, y0), dtype=np.float32)
         quads = [quad / np.float32(scale) + origin for quad in detect_text(small)]
+        if not hint_rects and _text_share(quads, width, height) > _MAX_TEXT_SHARE:
+            # "Text" all over the picture is its texture (coins, a page, fur), not a line
+            # of overlay text; a tiled mark is the overlay detector's to find.
+            quads = []
         found = False
         for quad in quads:
             part = _strokes_in(bgr, quad, _GROW, (x0, y0, x1, y1))
@@ -125,7 +156,10 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
                 quad
             ) > _MAX_BOX_SHARE * width * height or short > _MAX_LINE_HEIGHT * min(width, height)
             score = credibility(bgr, box, strokes)
-            if not hint_rects and (large or score < _MIN_CREDIBLE):
+            # Letters fill a good part of their line's box; a few scattered pixels that
+            # stand out are the photo's detail.
+            sparse = cv2.countNonZero(strokes) < _MIN_DENSITY * strokes.size
+            if not hint_rects and (large or sparse or score < _MIN_CREDIBLE):
                 continue
             strokes = grow_overlay(bgr, box, strokes, grown_short)
             target = mask[by0:by1, bx0:bx1]
@@ -138,8 +172,27 @@ def find_watermark(pixels: Pixels, *, hint_rects: Sequence[Rect] | None = None) 
             count, score = _segment_whole(bgr, (x0, y0, x1, y1), mask, scored=True)
             weighted += max(0.0, score) * count
             total += count
+    overlays: tuple[Found, ...] = ()
+    rim = 2
+    if not hint_rects:
+        overlays = tuple(find_overlays(bgr))
+        rim = 1 + ceil(max(height, width) / WORK_SIDE)
+        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2)
+        covered = np.zeros_like(mask)
+        for found_overlay in overlays:
+            shape = np.where(found_overlay.mask, np.uint8(255), np.uint8(0))
+            shape = np.asarray(cv2.dilate(shape, element), dtype=np.uint8)
+            np.bitwise_or(covered, shape, out=covered)
+            count = int(cv2.countNonZero(shape))
+            weighted += found_overlay.score * count
+            total += count
+        if overlays:
+            # Strokes the text path found on an overlay are that overlay (un-blended
+            # below), or the photo next to it: only text elsewhere is kept.
+            mask = _apart(mask, covered)
+            np.bitwise_or(mask, covered, out=mask)
     confidence = min(1.0, weighted / total) if total else 0.0
-    return Detection(mask, confidence)
+    return Detection(mask, confidence, overlays, rim)
 
 
 def segment_rects(pixels: Pixels, rects: Sequence[Rect]) -> Mask:
@@ -178,7 +231,7 @@ def remove_watermark(
     max_pixels: int,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[Encoded, Encoded]:
-    """Find the watermark, inpaint it, and return (result, mask PNG "L" 0/255).
+    """Find the watermark, remove it, and return (result, mask PNG "L" 0/255).
 
     ``remove_watermark_detailed`` gives the same and the confidence.
 
@@ -197,9 +250,10 @@ def remove_watermark_detailed(
     max_pixels: int,
     progress: Callable[[float], None] | None = None,
 ) -> WatermarkRemoval:
-    """Find the watermark and inpaint it: the result (encoded like the source, as
-    ``erase``), the mask, and the confidence. Only masked pixels change. The inpainting
-    method is ``best`` for masks up to ``BEST_BUDGET`` pixels and ``telea`` above.
+    """Find the watermark and remove it: the result (encoded like the source, as
+    ``erase``), the mask, and the confidence. Only masked pixels change. Semi-transparent
+    overlays are un-blended; the rest is inpainted, ``best`` for masks up to
+    ``BEST_BUDGET`` pixels and ``telea`` above.
 
     Raises ImageError no_watermark_found (nothing credible found: no pixel is changed),
     and the decoding errors.
@@ -217,15 +271,53 @@ def remove_watermark_detailed(
             "No text or watermark was found in the image. Mark it yourself and use erase.",
         )
     report(0.4)
-    method: Method = "best" if marked <= BEST_BUDGET else "telea"
-    with phase("inpaint"):
-        pixels = inpaint(pixels, mask, method, progress=report.span(0.4, 0.9), in_place=True)
+    holes = mask
+    if detection.overlays:
+        holes = mask.copy()
+        with phase("unblend"):
+            for found_overlay in detection.overlays:
+                pixels, changed = unblend(
+                    pixels,
+                    found_overlay.mask,
+                    found_overlay.alpha,
+                    found_overlay.colour,
+                    detection.rim,
+                )
+                holes[changed > 0] = 0
+    report(0.5)
+    remaining = int(cv2.countNonZero(holes))
+    if remaining:
+        method: Method = "best" if remaining <= BEST_BUDGET else "telea"
+        with phase("inpaint"):
+            pixels = inpaint(pixels, holes, method, progress=report.span(0.5, 0.9), in_place=True)
     result = encode_like_source(source, pixels)
     mask_png = encode_mask(mask)
     report.finish()
     return WatermarkRemoval(
         result, mask_png, round(detection.confidence, 3), marked / float(mask.size)
     )
+
+
+def _apart(mask: Mask, covered: Mask) -> Mask:
+    """The connected parts of ``mask`` that do not touch ``covered``."""
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    if count <= 1:
+        return mask
+    touching = np.zeros(count, dtype=bool)
+    touching[np.unique(labels[covered > 0])] = True
+    touching[0] = True
+    return np.where(touching[labels], np.uint8(0), mask)
+
+
+def _text_share(quads: Sequence[Quad], width: int, height: int) -> float:
+    """The share of the picture that the detected lines' boxes cover (their union)."""
+    if not quads:
+        return 0.0
+    scale = min(1.0, 512 / max(width, height))
+    small = np.zeros((max(1, round(height * scale)), max(1, round(width * scale))), np.uint8)
+    for quad in quads:
+        cv2.fillPoly(small, [np.round(quad * scale).astype(np.int32)], 255)
+    return cv2.countNonZero(small) / float(small.size)
 
 
 def _regions(
@@ -271,6 +363,7 @@ def _strokes_in(
     local = (np.asarray(corners, dtype=np.float32) - np.array((x0, y0), dtype=np.float32)) * scale
     cv2.fillPoly(region, [np.round(local).astype(np.int32)], 255)
     strokes = _strokes(crop, region > 0, short * scale)
+    strokes = _same_colour(crop, region > 0, strokes)
     if scale < 1.0:
         up = cv2.resize(strokes, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         strokes = np.where(np.asarray(up) >= 128, np.uint8(255), np.uint8(0))
@@ -306,6 +399,35 @@ def _strokes(crop: Pixels, region: NDArray[np.bool_], short: float) -> Mask:
     if other >= _BOTH_POLARITIES * best:
         chosen = chosen | second
     return np.where(chosen, np.uint8(255), np.uint8(0))
+
+
+def _same_colour(crop: Pixels, region: NDArray[np.bool_], strokes: Mask) -> Mask:
+    """``strokes`` and the pixels of ``region`` of the strokes' own colour, when that
+    colour is uniform (an opaque mark): letters over a background lighter in one part of
+    the line and darker in another stand out with opposite polarities, and only one is
+    kept by ``_strokes``; their colour finds them all."""
+    marked = strokes > 0
+    core = np.asarray(cv2.erode(strokes, np.ones((3, 3), np.uint8)), dtype=bool)
+    if core.sum() < 20 or crop.ndim != 3:
+        return strokes
+    pixels = crop.astype(np.float32)
+    colour = np.median(pixels[core], axis=0)
+    distance = np.abs(pixels - colour).max(axis=2)
+    spread = float(np.median(distance[core]))
+    tolerance = max(_COLOUR_TOLERANCE, 2.5 * spread)
+    if spread > _COLOUR_SPREAD:
+        return strokes
+    near = region & (distance <= tolerance) & ~marked
+    # A background of the mark's own colour would fill the box: then nothing is added.
+    if near.sum() > _COLOUR_GAIN * marked.sum():
+        return strokes
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        near.astype(np.uint8), connectivity=8
+    )
+    big = np.zeros(count, dtype=bool)
+    big[1:] = stats[1:, cv2.CC_STAT_AREA] >= _COLOUR_PART
+    added = big[labels]
+    return np.where(marked | added, np.uint8(255), np.uint8(0))
 
 
 def _split(

@@ -43,7 +43,7 @@ watermarks_router = APIRouter(
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _service(uow: UoW, services: ServicesDep) -> ImageService:
+async def _service(uow: UoW, services: ServicesDep) -> ImageService:
     return ImageService(uow, services)
 
 
@@ -75,7 +75,7 @@ UPLOAD_BODY: dict[str, Any] = {
     },
 )
 async def upload_image(
-    request: Request, user: CurrentUser, images: Images, services: ServicesDep
+    request: Request, user: CurrentUser, images: Images, uow: UoW, services: ServicesDep
 ) -> ImageOut:
     """Upload one image as multipart field `file`. The content decides the format, not the name."""
     limit = services.settings.app.max_upload_bytes
@@ -91,6 +91,7 @@ async def upload_image(
         raise AppError(
             "unsupported_media_type", "Send the image as multipart/form-data, field `file`.", 415
         )
+    await uow.release()  # no connection held while the body arrives
     async with request.form(max_files=1, max_fields=5) as form:
         file = form.get("file")
         if not isinstance(file, UploadFile):

@@ -7,7 +7,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.datastructures import UploadFile
 
 from pix_erase.dependencies import ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, AppError, ErrorBody
@@ -28,6 +27,7 @@ from pix_erase.images.schemas import (
     TaskAccepted,
 )
 from pix_erase.images.service import ImageService
+from pix_erase.images.uploads import receive_file, too_large
 from pix_erase.pagination import Page, PageQuery
 from pix_erase.tasks.models import FINISHED
 from pix_erase.tasks.schemas import TaskOut, WaitSeconds
@@ -81,22 +81,16 @@ async def upload_image(
     limit = services.settings.app.max_upload_bytes
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-        raise AppError(
-            "upload_too_large",
-            f"The file is larger than the limit of {limit} bytes.",
-            413,
-            details={"max_bytes": limit},
-        )
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise too_large(limit)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
         raise AppError(
             "unsupported_media_type", "Send the image as multipart/form-data, field `file`.", 415
         )
     await uow.release()  # no connection held while the body arrives
-    async with request.form(max_files=1, max_fields=5) as form:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise AppError("missing_file", "The multipart field `file` is missing.", 422)
-        image = await images.upload(user, file.file, file.filename)
+    staged = services.upload_dir / uuid.uuid4().hex
+    received = await receive_file(content_type, request.stream(), staged, limit=limit)
+    image = await images.upload(user, received)
     return ImageOut.model_validate(image)
 
 

@@ -67,6 +67,7 @@ class _Parts:
     field_bytes: int = 0
     filename: str | None = None
     found: bool = False
+    ended: bool = False  # the closing boundary came
     size: int = 0
     pending: bytearray = field(default_factory=bytearray)
 
@@ -101,6 +102,9 @@ class _Parts:
             if self.fields > self.max_fields:
                 raise malformed(f"Too many fields. Maximum number of fields is {self.max_fields}.")
 
+    def on_end(self) -> None:
+        self.ended = True
+
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.in_file:
             self.size += end - start
@@ -132,7 +136,7 @@ async def receive_file(
 
     413 `upload_too_large` as soon as the file passes `limit` bytes (the rest is never
     read), 422 `missing_file` / `empty_upload`, 400 for a body that is not valid
-    multipart. `dest` is removed when anything fails.
+    multipart or stops before its closing boundary. `dest` is removed when anything fails.
     """
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
@@ -144,17 +148,10 @@ async def receive_file(
     except LookupError:
         charset = "latin-1"
     parts = _Parts(field_name, limit, max_files, max_fields, charset)
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": parts.on_part_begin,
-            "on_header_field": parts.on_header_field,
-            "on_header_value": parts.on_header_value,
-            "on_header_end": parts.on_header_end,
-            "on_headers_finished": parts.on_headers_finished,
-            "on_part_data": parts.on_part_data,
-        },
-    )
+    try:
+        parser = _parser(boundary, parts)
+    except ValueError as exc:
+        raise malformed("Invalid multipart boundary.") from exc
     digest = hashlib.sha256()
     out = await asyncio.to_thread(dest.open, "wb")
     try:
@@ -166,6 +163,8 @@ async def receive_file(
             parser.finalize()
         except FormParserError as exc:
             raise malformed("Invalid multipart data.") from exc
+        if not parts.ended:  # a cut-off body is not a shorter file
+            raise malformed("The multipart body ended before its closing boundary.")
         await _flush(out, digest, parts)
         await asyncio.to_thread(out.close)
         if not parts.found:
@@ -177,6 +176,21 @@ async def receive_file(
         await asyncio.to_thread(dest.unlink, missing_ok=True)
         raise
     return Received(dest, parts.size, digest.hexdigest(), parts.filename)
+
+
+def _parser(boundary: bytes, parts: _Parts) -> MultipartParser:
+    return MultipartParser(
+        boundary,
+        {
+            "on_part_begin": parts.on_part_begin,
+            "on_header_field": parts.on_header_field,
+            "on_header_value": parts.on_header_value,
+            "on_header_end": parts.on_header_end,
+            "on_headers_finished": parts.on_headers_finished,
+            "on_part_data": parts.on_part_data,
+            "on_end": parts.on_end,
+        },
+    )
 
 
 async def _flush(out: BinaryIO, digest: "hashlib._Hash", parts: _Parts) -> None:

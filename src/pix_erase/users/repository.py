@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from pix_erase.users.models import LoginFailure, User, UserSession
 
@@ -66,7 +67,11 @@ class SessionRepository:
         connection = await self.session.connection()
         found = await connection.execute(_LIVE_USER, {"token_hash": token_hash, "now": now})
         row = found.one_or_none()
-        return None if row is None else User(**row._mapping)
+        if row is None:
+            return None
+        user = User(**row._mapping)
+        make_transient_to_detached(user)  # the row exists: never to be inserted again
+        return user
 
     async def revoke(self, token_hash: str, now: datetime) -> None:
         await self.session.execute(

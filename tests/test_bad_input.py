@@ -1,5 +1,6 @@
 """Bad input: each gets a clear 4xx in the error envelope, and nothing is stored."""
 
+import hashlib
 import json
 import struct
 import zlib
@@ -82,6 +83,65 @@ async def test_an_upload_that_is_not_multipart_is_415(user: UserClient) -> None:
 async def test_a_multipart_upload_without_file_is_422(user: UserClient) -> None:
     response = await user.post("/api/v1/images", data={"other": "x"}, files={"x": ("a", b"b")})
     assert_envelope(response, 422, "missing_file")
+
+
+def multipart(*parts: tuple[str, str | None, bytes], end: bool = True) -> tuple[bytes, str]:
+    """A multipart body of (field name, file name or None, content) parts, and its type."""
+    boundary = "pix-erase-test-boundary"
+    body = b""
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += content + b"\r\n"
+    if end:
+        body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    ("parts", "end", "status", "code"),
+    [
+        ([("file", "a.png", b"x" * 100)], False, 400, "bad_request"),  # cut off
+        ([("file", "a.png", b"x"), ("file", "b.png", b"y")], True, 400, "bad_request"),
+        ([("file", None, b"not a file part")], True, 422, "missing_file"),
+    ],
+)
+async def test_a_broken_multipart_upload_is_refused_and_nothing_is_left(
+    user: UserClient,
+    app: FastAPI,
+    settings: Settings,
+    parts: list[tuple[str, str | None, bytes]],
+    end: bool,
+    status: int,
+    code: str,
+) -> None:
+    body, content_type = multipart(*parts, end=end)
+    before = await stored_keys(app)
+    response = await user.post(
+        "/api/v1/images", content=body, headers={"Content-Type": content_type}
+    )
+    assert_envelope(response, status, code)
+    assert await stored_keys(app) == before
+    assert not list((settings.app.data_dir / "uploads").iterdir())
+
+
+async def test_an_upload_with_other_fields_stores_the_file_byte_for_byte(
+    user: UserClient,
+) -> None:
+    photo = encode(sample_rgb(300, 200), "PNG")
+    body, content_type = multipart(("note", None, b"hello"), ("file", "p.png", photo))
+    response = await user.post(
+        "/api/v1/images", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 201, response.text
+    image = response.json()
+    assert image["bytes"] == len(photo)
+    assert image["filename"] == "p.png"
+    content = await user.get(f"/api/v1/images/{image['id']}/content")
+    assert content.content == photo
+    assert content.headers["ETag"] == f'"{hashlib.sha256(photo).hexdigest()}"'
 
 
 async def test_malformed_json_is_422(user: UserClient) -> None:

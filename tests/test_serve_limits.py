@@ -76,6 +76,33 @@ async def test_oversized_headers_are_refused(base: tuple[str, int]) -> None:
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:200]
 
 
+async def test_a_head_just_under_the_limit_is_served_with_its_body_in_the_same_write(
+    base: tuple[str, int],
+) -> None:
+    """The limit counts the head only: a head of nearly 32 KB followed, in one write, by
+    a body larger than the limit is answered by the app (a 422 for a JSON that is not a
+    login), and a head over the limit is a 400."""
+    near = b"X-Pad: " + b"a" * (31 * 1024) + b"\r\n"
+    body = b"[" + b"0," * 40_000 + b"0]"
+    head = (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + near
+        + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    )
+    answer = await exchange(base[1], head + body)
+    assert answer.startswith(b"HTTP/1.1 422"), answer[:200]
+    over = head.replace(near, near + b"X-More: " + b"b" * 2048 + b"\r\n")
+    answer = await exchange(base[1], over + body)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
+async def test_pipelined_requests_are_all_answered(base: tuple[str, int]) -> None:
+    one = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = await exchange(base[1], one * 3 + last)
+    assert answer.count(b"HTTP/1.1 200") == 4, answer[:400]
+
+
 async def test_a_huge_declared_body_is_refused_without_waiting_for_it(
     base: tuple[str, int],
 ) -> None:

@@ -15,7 +15,7 @@ from pix_erase.container import Services
 from pix_erase.platform.db import UnitOfWork
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

@@ -3,10 +3,16 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Uuid, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_erase.images.models import Image
+
+# Every image request runs these: built once (building costs more than running them).
+_GET = select(Image).where(Image.id == bindparam("image_id"))
+_GET_OWNED = select(Image).where(
+    Image.id == bindparam("image_id"), Image.owner_id == bindparam("owner", type_=Uuid())
+)
 
 
 class ImageRepository:
@@ -19,12 +25,10 @@ class ImageRepository:
         return image
 
     async def get(self, image_id: uuid.UUID) -> Image | None:
-        return await self.session.get(Image, image_id)
+        return await self.session.scalar(_GET, {"image_id": image_id})
 
     async def get_owned(self, image_id: uuid.UUID, owner_id: uuid.UUID) -> Image | None:
-        return await self.session.scalar(
-            select(Image).where(Image.id == image_id, Image.owner_id == owner_id)
-        )
+        return await self.session.scalar(_GET_OWNED, {"image_id": image_id, "owner": owner_id})
 
     async def list_owned(
         self, owner_id: uuid.UUID, limit: int, offset: int

@@ -7,7 +7,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.datastructures import UploadFile
 
 from pix_erase.dependencies import ServicesDep, UoW
 from pix_erase.errors import ERROR_RESPONSES, AppError, ErrorBody
@@ -28,6 +27,7 @@ from pix_erase.images.schemas import (
     TaskAccepted,
 )
 from pix_erase.images.service import ImageService
+from pix_erase.images.uploads import receive_file, too_large
 from pix_erase.pagination import Page, PageQuery
 from pix_erase.tasks.models import FINISHED
 from pix_erase.tasks.schemas import TaskOut, WaitSeconds
@@ -43,7 +43,7 @@ watermarks_router = APIRouter(
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _service(uow: UoW, services: ServicesDep) -> ImageService:
+async def _service(uow: UoW, services: ServicesDep) -> ImageService:
     return ImageService(uow, services)
 
 
@@ -75,27 +75,22 @@ UPLOAD_BODY: dict[str, Any] = {
     },
 )
 async def upload_image(
-    request: Request, user: CurrentUser, images: Images, services: ServicesDep
+    request: Request, user: CurrentUser, images: Images, uow: UoW, services: ServicesDep
 ) -> ImageOut:
     """Upload one image as multipart field `file`. The content decides the format, not the name."""
     limit = services.settings.app.max_upload_bytes
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-        raise AppError(
-            "upload_too_large",
-            f"The file is larger than the limit of {limit} bytes.",
-            413,
-            details={"max_bytes": limit},
-        )
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise too_large(limit)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
         raise AppError(
             "unsupported_media_type", "Send the image as multipart/form-data, field `file`.", 415
         )
-    async with request.form(max_files=1, max_fields=5) as form:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise AppError("missing_file", "The multipart field `file` is missing.", 422)
-        image = await images.upload(user, file.file, file.filename)
+    await uow.release()  # no connection held while the body arrives
+    staged = services.upload_dir / uuid.uuid4().hex
+    received = await receive_file(content_type, request.stream(), staged, limit=limit)
+    image = await images.upload(user, received)
     return ImageOut.model_validate(image)
 
 

@@ -1,11 +1,9 @@
 """Use cases of images: upload, read, delete, and submitting operations on them."""
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import structlog
 
@@ -20,6 +18,7 @@ from pix_erase.images.operations.pipeline import check_pipeline, pipeline_params
 from pix_erase.images.operations.watermark_batch import BatchWatermarkRequest
 from pix_erase.images.repository import ImageRepository
 from pix_erase.images.schemas import OperationRequest
+from pix_erase.images.uploads import Received
 from pix_erase.platform.db import UnitOfWork
 from pix_erase.processing import (
     ImageError,
@@ -31,33 +30,12 @@ from pix_erase.tasks.models import Task
 from pix_erase.tasks.service import TaskService
 from pix_erase.users.auth import User
 
-CHUNK = 1024 * 1024
 log = structlog.get_logger(__name__)
 _TOO_LARGE = {"too_many_pixels", "too_many_frames"}
 
 
 def image_error(exc: ImageError) -> AppError:
     return AppError(exc.code, exc.message, 413 if exc.code in _TOO_LARGE else 422)
-
-
-def _copy_limited(src: BinaryIO, dest: Path, limit: int) -> tuple[int, str]:
-    """Copy an upload to `dest` chunk by chunk; stop as soon as it passes `limit` bytes."""
-    size, digest = 0, hashlib.sha256()
-    with dest.open("wb") as out:
-        while chunk := src.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise AppError(
-                    "upload_too_large",
-                    f"The file is larger than the limit of {limit} bytes.",
-                    413,
-                    details={"max_bytes": limit},
-                )
-            digest.update(chunk)
-            out.write(chunk)
-    if size == 0:
-        raise AppError("empty_upload", "The uploaded file is empty.", 422)
-    return size, digest.hexdigest()
 
 
 class ImageService:
@@ -82,13 +60,11 @@ class ImageService:
     async def list(self, owner: User, limit: int, offset: int) -> tuple[Sequence[Image], int]:
         return await self.images.list_owned(owner.id, limit, offset)
 
-    async def upload(self, owner: User, file: BinaryIO, filename: str | None) -> Image:
+    async def upload(self, owner: User, received: Received) -> Image:
+        """Check the staged upload, store it and add its row; the staging file goes."""
         settings = self.services.settings.app
-        staged = self.services.upload_dir / uuid.uuid4().hex
+        staged = received.path
         try:
-            size, sha256 = await asyncio.to_thread(
-                _copy_limited, file, staged, settings.max_upload_bytes
-            )
             try:
                 info: ImageInfo = await self.services.quick_pool.run(
                     inspect_image,
@@ -105,9 +81,9 @@ class ImageService:
                 content_type=info.content_type,
                 width=info.width,
                 height=info.height,
-                bytes=size,
-                sha256=sha256,
-                original_filename=(filename or "")[:255] or None,
+                bytes=received.size,
+                sha256=received.sha256,
+                original_filename=(received.filename or "")[:255] or None,
             )
             image.storage_key = image_key(owner.id, image.id)
             await self.services.storage.put_file(image.storage_key, staged, info.content_type)

@@ -71,7 +71,9 @@ class _Reader:
         if patience <= 0:
             raise too_slow()
         try:
-            message = await asyncio.wait_for(self.receive(), patience)
+            # A timer, not `wait_for`'s task per message: an upload is hundreds of them.
+            async with asyncio.timeout(patience):
+                message = await self.receive()
         except TimeoutError:
             raise too_slow() from None
         if message["type"] == "http.request":

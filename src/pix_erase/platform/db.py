@@ -144,6 +144,14 @@ class UnitOfWork:
         for callback in callbacks:
             await callback()
 
+    async def release(self) -> None:
+        """Give the connection back before a long wait; only reads may have happened.
+
+        The next statement takes a connection again, in a new transaction.
+        """
+        if self.session.in_transaction():
+            await self.session.rollback()
+
     async def rollback(self) -> None:
         await self.session.rollback()
         for callback in reversed(self._on_rollback):

@@ -2,13 +2,41 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Uuid, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pix_erase.tasks.models import Task, TaskStatus
 
 ACTIVE = (TaskStatus.queued, TaskStatus.running)
+
+# The statements every task or poll runs, built once (building one costs more than
+# running it on SQLite).
+_GET_OWNED = select(Task).where(
+    Task.id == bindparam("task_id"), Task.owner_id == bindparam("owner", type_=Uuid())
+)
+_COUNT_ACTIVE = (
+    select(func.count())
+    .select_from(Task)
+    .where(Task.owner_id == bindparam("owner", type_=Uuid()), Task.status.in_(ACTIVE))
+)
+_START = (
+    update(Task)
+    .where(
+        Task.id == bindparam("task_id"),
+        Task.status.in_(ACTIVE),
+        Task.attempts < bindparam("max_attempts"),
+    )
+    .values(
+        status=TaskStatus.running,
+        started_at=func.coalesce(Task.started_at, bindparam("now", type_=Task.started_at.type)),
+        attempts=Task.attempts + 1,
+    )
+    .returning(Task)
+    .execution_options(synchronize_session=False)
+)
 
 
 class TaskRepository:
@@ -24,9 +52,24 @@ class TaskRepository:
         return await self.session.get(Task, task_id)
 
     async def get_owned(self, task_id: uuid.UUID, owner_id: uuid.UUID) -> Task | None:
-        return await self.session.scalar(
-            select(Task).where(Task.id == task_id, Task.owner_id == owner_id)
+        return await self.session.scalar(_GET_OWNED, {"task_id": task_id, "owner": owner_id})
+
+    async def start(self, task_id: uuid.UUID, max_attempts: int, now: datetime) -> Task | None:
+        """Mark the task running and count the attempt, in one statement, if it is queued
+        (or was running when its worker died) and has attempts left; else None."""
+        params = {"task_id": task_id, "max_attempts": max_attempts, "now": now}
+        return await self.session.scalar(_START, params)
+
+    async def finish(self, task_id: uuid.UUID, now: datetime, **values: Any) -> bool:
+        """Record the outcome in one statement if the task is still running (not
+        cancelled meanwhile); whether it was."""
+        result = await self.session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.status == TaskStatus.running)
+            .values(finished_at=now, **values)
+            .execution_options(synchronize_session=False)
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def unfinished_ids(self) -> Sequence[uuid.UUID]:
         rows = await self.session.scalars(
@@ -36,11 +79,7 @@ class TaskRepository:
 
     async def count_active(self, owner_id: uuid.UUID) -> int:
         """The owner's queued and running tasks."""
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(Task.owner_id == owner_id, Task.status.in_(ACTIVE))
-        )
+        count = await self.session.scalar(_COUNT_ACTIVE, {"owner": owner_id})
         return count or 0
 
     async def get_owned_for_update(self, task_id: uuid.UUID, owner_id: uuid.UUID) -> Task | None:

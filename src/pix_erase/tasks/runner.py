@@ -47,35 +47,31 @@ class TaskRunner:
     async def _start(self, task_id: uuid.UUID) -> Task | None:
         limit = self.services.settings.tasks.max_attempts
         async with transaction(self.services.sessionmaker) as session:
-            task = await TaskRepository(session).get(task_id)
+            tasks = TaskRepository(session)
+            task = await tasks.start(task_id, limit, datetime.now(UTC))
+            if task is not None:
+                return task
+            # Not started: gone, finished, or out of attempts (the one left to record).
+            task = await tasks.get(task_id)
             if task is None or task.status in FINISHED:
                 return None
-            if task.attempts >= limit:
-                task.status = TaskStatus.failed
-                task.error_code = "too_many_attempts"
-                task.error_message = (
-                    f"The task was started {task.attempts} times and never finished "
-                    "(its worker stopped each time); it is not tried again."
-                )
-                task.finished_at = datetime.now(UTC)
-                log.warning("task_failed", task_id=str(task_id), error_code="too_many_attempts")
-                return None
-            task.status = TaskStatus.running
-            task.started_at = task.started_at or datetime.now(UTC)
-            task.attempts += 1
-            return task
+            task.status = TaskStatus.failed
+            task.error_code = "too_many_attempts"
+            task.error_message = (
+                f"The task was started {task.attempts} times and never finished "
+                "(its worker stopped each time); it is not tried again."
+            )
+            task.finished_at = datetime.now(UTC)
+            log.warning("task_failed", task_id=str(task_id), error_code="too_many_attempts")
+            return None
 
     async def _finish(self, task_id: uuid.UUID, **values: Any) -> bool:
         """Record the outcome, unless the task stopped being ours (cancelled meanwhile)."""
         async with transaction(self.services.sessionmaker) as session:
-            task = await TaskRepository(session).get(task_id)
-            if task is None or task.status != TaskStatus.running:
-                return False
-            for name, value in values.items():
-                setattr(task, name, value)
-            task.finished_at = datetime.now(UTC)
-        await self.services.task_events.publish(task_id)  # wakes requests that `?wait=`
-        return True
+            finished = await TaskRepository(session).finish(task_id, datetime.now(UTC), **values)
+        if finished:
+            await self.services.task_events.publish(task_id)  # wakes requests that `?wait=`
+        return finished
 
     async def _requeue(self, task_id: uuid.UUID) -> None:
         """The worker is stopping: back to queued, and this attempt does not count."""

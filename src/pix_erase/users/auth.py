@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from pix_erase.dependencies import ServicesDep
+from pix_erase.dependencies import UoW
 from pix_erase.errors import AppError
 from pix_erase.platform.security import hash_token
 from pix_erase.users.models import User
@@ -24,7 +24,7 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from /auth/l
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The login cookie.")
 
 
-def session_token(
+async def session_token(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> str | None:
@@ -34,22 +34,21 @@ def session_token(
 
 
 async def _optional_user(
-    services: ServicesDep, token: Annotated[str | None, Depends(session_token)]
+    uow: UoW, token: Annotated[str | None, Depends(session_token)]
 ) -> User | None:
     if not token:
         return None
-    return await _current_user(services, token)
+    return await _current_user(uow, token)
 
 
-async def _current_user(
-    services: ServicesDep, token: Annotated[str | None, Depends(session_token)]
-) -> User:
-    """The session's user, looked up in a transaction of its own that ends at once.
+async def _current_user(uow: UoW, token: Annotated[str | None, Depends(session_token)]) -> User:
+    """The session's user, looked up on the request's own database connection.
 
-    Not in the request's unit of work: that would keep a pool connection checked out
-    from here to the response, so a client that sends its upload slowly (or never) would
-    hold one, and a handful of such clients would starve every other request. The
-    request's own session takes a connection only when it first queries.
+    One statement, checked on every request, so a logout, a deactivation or a revoked
+    session takes effect at the next request in every process. The connection is the
+    one the route's work uses next; a route that then waits for a request body (the
+    upload) first gives it back (`UnitOfWork.release`), so a client that sends its body
+    slowly, or never, holds no connection.
     """
     if not token:
         raise AppError(
@@ -58,16 +57,15 @@ async def _current_user(
             401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with services.sessionmaker() as session:
-        found = await SessionRepository(session).get_live(hash_token(token), datetime.now(UTC))
-    if found is None:
+    user = await SessionRepository(uow.session).live_user(hash_token(token), datetime.now(UTC))
+    if user is None:
         raise AppError(
             "invalid_session",
             "The session is invalid, expired or revoked.",
             401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return found[1]
+    return user
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

@@ -16,7 +16,7 @@ auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RE
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=ERROR_RESPONSES)
 
 
-def _auth_service(services: ServicesDep) -> AuthService:
+async def _auth_service(services: ServicesDep) -> AuthService:
     return AuthService(services.sessionmaker, services.settings.app)
 
 
@@ -72,7 +72,7 @@ async def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-def _admin_service(uow: UoW) -> UserAdminService:
+async def _admin_service(uow: UoW) -> UserAdminService:
     return UserAdminService(uow.session)
 
 

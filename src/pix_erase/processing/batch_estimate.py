@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .batch_detect import UNBLEND_IMAGES
-from .batch_restore import ALPHA_MIN, INVERT_MAX, Crop, Floats, Watermark, unblend
+from .batch_matting import grow, matte
+from .batch_restore import ALPHA_FAINT, ALPHA_MIN, INVERT_MAX, Crop, Floats, Watermark, unblend
 from .decoding import Source, decode
 from .erase_support import visible_bgr
 from .errors import ImageError
@@ -44,6 +45,9 @@ _HARD_SPREAD: Final = 0.3  # a part to inpaint (opaque)
 _RING: Final = 6
 _MIN_MARK: Final = 64  # working pixels; less is noise, not a watermark
 _TUNE_STEPS: Final = np.arange(-0.12, 0.121, 0.01)
+_REACH: Final = 3  # working pixels the matting may reach past the candidate area
+_MIN_PART: Final = 12  # working pixels: a smaller part of the matte is noise
+_PART_RATIO: Final = 0.9  # a part's un-blending keeps at most this share of its edges
 
 
 def _crop_for(candidate: Mask, count: int, reference: tuple[int, int]) -> Crop:
@@ -74,6 +78,20 @@ def estimate(
         progress(0.8 * (index + 1) / len(sources))
     region = _region_on_crop(candidate, crop)
     sure = _region_on_crop(core, crop) > 0
+    if len(stack) >= UNBLEND_IMAGES:
+        found = matte(stack, grow(sure, _REACH))
+        progress(0.95)
+        alpha = np.where(found.alpha > ALPHA_FAINT, found.alpha, 0.0).astype(np.float32)
+        alpha = _verified_parts(stack, alpha, found.colour)
+        alpha = _keep_shared(alpha, _spread(stack))
+        if not (alpha > ALPHA_MIN).any():
+            raise ImageError(
+                "images_too_different",
+                "No watermark shared by these images was found; they may carry it at "
+                "different places, or not at all.",
+            )
+        progress(1.0)
+        return Watermark(crop, alpha, found.colour)
     colour, reliable = _colour(stack, region)
     # Two images cannot separate a blend from the content reliably: inpaint instead.
     reliable = reliable and len(stack) >= UNBLEND_IMAGES
@@ -99,6 +117,39 @@ def estimate(
         )
     progress(1.0)
     return Watermark(crop, alpha, colour)
+
+
+def _verified_parts(stack: NDArray[np.uint8], alpha: Floats, colour: Floats) -> Floats:
+    """Keep the parts of the matte whose un-blending removes the edges along their outline
+    in every image. A part of a shared mark does; a coincidence of a few images' content
+    (which few images cannot tell from a mark) adds an inverted edge to the others."""
+    marked = grow(alpha > ALPHA_MIN, 1).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
+    out = np.zeros_like(alpha)
+    restored = [unblend(image.astype(np.float32), alpha, colour) for image in stack]
+    for label in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[label])
+        if area < _MIN_PART:
+            continue
+        box = (slice(max(0, y - 2), y + h + 2), slice(max(0, x - 2), x + w + 2))
+        part = labels[box] == label
+        inner = cv2.erode(part.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        band = grow(part, 1) & ~inner
+        worst = 0.0
+        for image, fixed in zip(stack, restored, strict=True):
+            before = _edge_energy(image[box].astype(np.float32), band)
+            after = _edge_energy(fixed[box], band)
+            worst = max(worst, after / max(before, 1e-6))
+        if worst <= _PART_RATIO:
+            out[box][part] = alpha[box][part]
+    return out
+
+
+def _edge_energy(image: Floats, band: NDArray[np.bool_]) -> float:
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return float((np.abs(gx) + np.abs(gy))[band].sum())
 
 
 def _spread(stack: NDArray[np.uint8]) -> Floats:
@@ -165,13 +216,13 @@ def _region_on_crop(candidate: Mask, crop: Crop) -> Mask:
     return np.where(np.asarray(resized) > 0, np.uint8(255), np.uint8(0))
 
 
-def _clean(marked: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def _clean(marked: NDArray[np.bool_], smallest: int = 4) -> NDArray[np.bool_]:
     """Drop isolated specks (noise of the alpha estimate)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         marked.astype(np.uint8), connectivity=8
     )
     keep = np.zeros(count, dtype=bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 4
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= smallest
     return np.asarray(keep[labels], dtype=bool)
 
 

@@ -35,7 +35,7 @@ from .watermark import remove_watermark_detailed
 
 # The joint estimate fits a picture when restoring it removes at least this share of the
 # edges along the mark's outline.
-_MIN_REMOVED: Final = 0.25
+_MIN_REMOVED: Final = 0.1
 # ... and when what it inpaints as opaque shows the mark's colour (0-255 off at most).
 _MAX_OPAQUE_MISFIT: Final = 40.0
 

@@ -26,7 +26,16 @@ from numpy.typing import NDArray
 
 from .batch_detect import UNBLEND_IMAGES
 from .batch_matting import grow, matte
-from .batch_restore import ALPHA_FAINT, ALPHA_MIN, INVERT_MAX, Crop, Floats, Watermark, unblend
+from .batch_restore import (
+    ALPHA_FAINT,
+    ALPHA_MIN,
+    INVERT_MAX,
+    Crop,
+    Floats,
+    Watermark,
+    restore_region,
+    unblend,
+)
 from .decoding import Source, decode
 from .erase_support import visible_bgr
 from .errors import ImageError
@@ -47,7 +56,12 @@ _MIN_MARK: Final = 64  # working pixels; less is noise, not a watermark
 _TUNE_STEPS: Final = np.arange(-0.12, 0.121, 0.01)
 _REACH: Final = 3  # working pixels the matting may reach past the candidate area
 _MIN_PART: Final = 12  # working pixels: a smaller part of the matte is noise
-_PART_RATIO: Final = 0.9  # a part's un-blending keeps at most this share of its edges
+_PART_RATIO: Final = 0.8  # a part's un-blending keeps at most this share of its edges
+_PART_WORST: Final = 1.05  # ... and adds edges to no image
+_LARGE_PART: Final = 150  # working pixels where a part steps (alpha changes > _STEP)
+_SMALL_PART_RATIO: Final = 0.6  # ... below that, the share of edges it may keep
+_STEP: Final = 0.05
+_SLACK: Final = 4.0  # ... beyond noise (Sobel |gx| + |gy| per outline pixel)
 
 
 def _crop_for(candidate: Mask, count: int, reference: tuple[int, int]) -> Crop:
@@ -79,19 +93,17 @@ def estimate(
     region = _region_on_crop(candidate, crop)
     sure = _region_on_crop(core, crop) > 0
     if len(stack) >= UNBLEND_IMAGES:
-        found = matte(stack, grow(sure, _REACH))
-        progress(0.95)
-        alpha = np.where(found.alpha > ALPHA_FAINT, found.alpha, 0.0).astype(np.float32)
-        alpha = _verified_parts(stack, alpha, found.colour)
-        alpha = _keep_shared(alpha, _spread(stack))
-        if not (alpha > ALPHA_MIN).any():
+        matted = _matted(stack, sure)
+        if matted is None:
+            # (the older estimate below, tried here too, found marks in clean photos)
             raise ImageError(
                 "images_too_different",
                 "No watermark shared by these images was found; they may carry it at "
                 "different places, or not at all.",
             )
         progress(1.0)
-        return Watermark(crop, alpha, found.colour)
+        return Watermark(crop, *matted)
+    # Two images: one colour and a level per part, tuned on the edges.
     colour, reliable = _colour(stack, region)
     # Two images cannot separate a blend from the content reliably: inpaint instead.
     reliable = reliable and len(stack) >= UNBLEND_IMAGES
@@ -103,11 +115,11 @@ def estimate(
             # Again on the tight mask: the inpainted estimate of the clean images is better.
             tight = cv2.dilate(mask.astype(np.uint8) * np.uint8(255), np.ones((3, 3)))
             alpha = _levels(stack, _alpha(stack, np.asarray(tight, np.uint8), colour), mask, colour)
-    # Where no blend explains the mark (too few images, an unusual mark), the consensus
-    # area is inpainted instead.
+    # Where no blend explains the mark of two images, the consensus area is inpainted.
     covered = cv2.dilate((alpha > ALPHA_MIN).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     missed = cv2.dilate((sure & ~covered).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    alpha[missed & ~covered] = 1.0
+    if len(stack) < UNBLEND_IMAGES:  # from three on, the matting has had its say
+        alpha[missed & ~covered] = 1.0
     alpha = _keep_shared(alpha, _spread(stack))
     if not (alpha > ALPHA_MIN).any():
         raise ImageError(
@@ -119,37 +131,72 @@ def estimate(
     return Watermark(crop, alpha, colour)
 
 
+def _matted(stack: NDArray[np.uint8], sure: NDArray[np.bool_]) -> tuple[Floats, Floats] | None:
+    """Alpha and per-pixel colour by multi-image matting (``batch_matting``) around the
+    surely marked pixels, the parts it finds verified on every image; None when no part
+    is left."""
+    found = matte(stack, grow(sure, _REACH))
+    alpha = np.where(found.alpha > ALPHA_FAINT, found.alpha, 0.0).astype(np.float32)
+    alpha = _keep_shared(_verified_parts(stack, alpha, found.colour), _spread(stack))
+    if not (alpha > ALPHA_MIN).any():
+        return None
+    return alpha, found.colour
+
+
 def _verified_parts(stack: NDArray[np.uint8], alpha: Floats, colour: Floats) -> Floats:
-    """Keep the parts of the matte whose un-blending removes the edges along their outline
-    in every image. A part of a shared mark does; a coincidence of a few images' content
-    (which few images cannot tell from a mark) adds an inverted edge to the others."""
+    """Keep the parts of the matte whose restoration removes the edges along their
+    outline and adds edges to no image. A part of a shared mark does (where it lies on a
+    patch of its own colour it shows no edge to remove); a coincidence of a few images'
+    content, which few images cannot tell from a mark, adds an inverted edge to the
+    others."""
+    hard = np.where(alpha > INVERT_MAX, np.uint8(255), np.uint8(0))
+    hard = np.asarray(cv2.dilate(hard, np.ones((3, 3), np.uint8)), dtype=np.uint8)
+    restored = [restore_region(image, alpha, colour, hard).astype(np.float32) for image in stack]
+    energy = [
+        (_edge_map(image.astype(np.float32)), _edge_map(fixed))
+        for image, fixed in zip(stack, restored, strict=True)
+    ]
+    # where the mark changes, by how much: its edges, fringes and ramps
+    steps = np.hypot(
+        cv2.Sobel(alpha, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(alpha, cv2.CV_32F, 0, 1, ksize=3)
+    ).astype(np.float32)
     marked = grow(alpha > ALPHA_MIN, 1).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
     out = np.zeros_like(alpha)
-    restored = [unblend(image.astype(np.float32), alpha, colour) for image in stack]
     for label in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[label])
         if area < _MIN_PART:
             continue
         box = (slice(max(0, y - 2), y + h + 2), slice(max(0, x - 2), x + w + 2))
         part = labels[box] == label
-        inner = cv2.erode(part.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        band = grow(part, 1) & ~inner
-        worst = 0.0
-        for image, fixed in zip(stack, restored, strict=True):
-            before = _edge_energy(image[box].astype(np.float32), band)
-            after = _edge_energy(fixed[box], band)
-            worst = max(worst, after / max(before, 1e-6))
-        if worst <= _PART_RATIO:
+        if _removes(energy, box, np.where(grow(part, 1), steps[box], 0.0)):
             out[box][part] = alpha[box][part]
     return out
 
 
-def _edge_energy(image: Floats, band: NDArray[np.bool_]) -> float:
+def _removes(energy: list[tuple[Floats, Floats]], box: tuple[slice, slice], weight: Floats) -> bool:
+    """Whether restoring removes most of the edge energy where the mark steps (``weight``)
+    over all the images, and adds some to none of them."""
+    worse, total_before, total_after = False, 0.0, 0.0
+    slack = _SLACK * float(weight.sum())  # a flat patch (a dark shadow on a night sky)
+    for before_map, after_map in energy:
+        before = float((before_map[box] * weight).sum())
+        after = float((after_map[box] * weight).sum())
+        worse |= after > _PART_WORST * before + slack
+        total_before += before
+        total_after += after
+    ratio = total_after / max(total_before, 1e-6)
+    # A small part must be clearly removed: a few images' content agrees by chance on
+    # small shapes far more often than on a mark's whole outline.
+    large = int((weight > _STEP).sum()) >= _LARGE_PART
+    return ratio <= (_PART_RATIO if large else _SMALL_PART_RATIO) and not worse
+
+
+def _edge_map(image: Floats) -> Floats:
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    return float((np.abs(gx) + np.abs(gy))[band].sum())
+    return np.asarray(np.abs(gx) + np.abs(gy), dtype=np.float32)
 
 
 def _spread(stack: NDArray[np.uint8]) -> Floats:

@@ -43,9 +43,11 @@ _UNANIMITY: Final = 2.0  # exponent of the images' agreement in a pair's weight
 _JUMP_KEEP: Final = 0.02  # total variation: smaller steps of s are the photos' shading
 _JUMP_COLOUR: Final = 2.0  # ... and of the colour (grey levels)
 _PRIOR: Final = 1e-4  # pull towards "no mark" (s = 1) inside the region
+_COLOUR_PRIOR: Final = 3e-3  # pull of the colour towards grey, per typical pair weight,
+_COLOURED: Final = 0.05  # ... fading out up to this alpha
 _ANCHOR: Final = 1e4  # outside the region: no mark
 _ROUNDS: Final = 4
-_CG_STEPS: Final = 400
+_CG_STEPS: Final = 120
 _CG_TOLERANCE: Final = 1e-4
 _GROUPING: Final = 6  # parts of the region closer than this are solved together
 _CHECK_EVERY: Final = 4  # conjugate-gradient steps between convergence checks
@@ -97,7 +99,10 @@ def matte(stack: NDArray[np.uint8], region: Bools) -> Matte:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
     for label in range(1, count):
         x, y, w, h = (int(v) for v in stats[label, :4])
-        box = (slice(max(0, y - 1), min(height, y + h + 1)), slice(max(0, x - 1), min(width, x + w + 1)))
+        box = (
+            slice(max(0, y - 1), min(height, y + h + 1)),
+            slice(max(0, x - 1), min(width, x + w + 1)),
+        )
         part = region[box] & (labels[box] == label)
         if not part.any():
             continue
@@ -143,9 +148,7 @@ def _matte(stack: NDArray[np.uint8], region: Bools) -> Matte:
             jump = np.abs(colour_x - colour_y).max(axis=-1)
             flat_colour[axis] = scale_colour / np.maximum(jump, _JUMP_COLOUR / 4)
         premultiplied = (1 - keep)[..., None] * colour
-        weights = {
-            axis: _model_weights(*ends[axis], keep, premultiplied, axis) for axis in AXES
-        }
+        weights = {axis: _model_weights(*ends[axis], keep, premultiplied, axis) for axis in AXES}
     alpha = np.where(region, np.clip(1 - keep, 0, 1), 0.0).astype(np.float32)
     support = np.zeros(region.shape, dtype=np.float32)
     for axis in AXES:
@@ -273,7 +276,11 @@ def _solve_colour(
         ]
         constants[axis] = [d.astype(np.float32), None]
         infos[axis] = info.astype(np.float32)
-    prior = np.full(keep.shape, _PRIOR, dtype=np.float32)
+    # A pull to grey where there is (nearly) no alpha: there the colour does not matter,
+    # and without it the solver would wander there for many steps.
+    typical = _median(infos, inside) if any(v.size for v in infos.values()) else 1.0
+    faint = np.clip(1 - (1 - keep) / _COLOURED, 0, 1)
+    prior = (_PRIOR + _COLOUR_PRIOR * typical * faint).astype(np.float32)
     target = np.full((*keep.shape, 3), _GREY, np.float32)
     colour = _System(terms, prior).solve(constants, target, start)
     return np.clip(colour, 0, 255).astype(np.float32), infos

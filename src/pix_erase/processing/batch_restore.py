@@ -81,7 +81,6 @@ def restore(pixels: Pixels, mark: Watermark) -> Pixels:
     x0, y0, x1, y1 = mark.crop.pixels_box((width, height))
     x1, y1 = min(width, x1), min(height, y1)
     size = (x1 - x0, y1 - y0)
-    alpha = _full_size(mark.alpha, size)
     count = channels(pixels)
     colour_channels = count - 1 if count in (2, 4) else count
     region = np.ascontiguousarray(
@@ -92,25 +91,30 @@ def restore(pixels: Pixels, mark: Watermark) -> Pixels:
     colour = _full_size(mark.colours(), size)
     if is_gray(pixels):
         colour = np.asarray(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), np.float32)[:, :, None]
-    observed = region.astype(np.float32)
     # Inpainted: every pixel that touches an opaque working pixel (resizing the 0/1 map
     # keeps its rim, where interpolated alpha would un-blend an opaque mark).
     opaque = (mark.alpha > INVERT_MAX).astype(np.float32)
     touched = cv2.resize(opaque, size, interpolation=cv2.INTER_LINEAR)
     hard = np.where(np.asarray(touched) > 0, np.uint8(255), np.uint8(0))
-    soft = (alpha > ALPHA_FAINT) & (hard == 0)
-    restored = np.where(soft[:, :, None], unblend(observed, alpha, colour), observed)
-    result = np.where(soft[:, :, None], np.clip(restored + 0.5, 0, 255), observed)
-    result = result.astype(np.uint8)
-    if hard.any():
-        result = np.asarray(
-            cv2.inpaint(result, hard, 3, cv2.INPAINT_TELEA), dtype=np.uint8
-        ).reshape(result.shape)
+    result = restore_region(region, _full_size(mark.alpha, size), colour, hard)
     out = pixels.copy()
     if count == 1:
         out[y0:y1, x0:x1] = result[:, :, 0]
     else:
         out[y0:y1, x0:x1, :colour_channels] = result
+    return as_pixels(out)
+
+
+def restore_region(region: Pixels, alpha: Floats, colour: Floats, hard: Mask) -> Pixels:
+    """``region`` (H x W x C) with the mark un-blended where it is semi-transparent and
+    inpainted where ``hard`` (255) marks it opaque."""
+    observed = region.astype(np.float32)
+    soft = (alpha > ALPHA_FAINT) & (hard == 0)
+    restored = np.where(soft[:, :, None], unblend(observed, alpha, colour), observed)
+    result = np.where(soft[:, :, None], np.clip(restored + 0.5, 0, 255), observed)
+    out = result.astype(np.uint8)
+    if hard.any():
+        out = np.asarray(cv2.inpaint(out, hard, 3, cv2.INPAINT_TELEA), np.uint8).reshape(out.shape)
     return as_pixels(out)
 
 

@@ -58,6 +58,8 @@ _REACH: Final = 3  # working pixels the matting may reach past the candidate are
 _MIN_PART: Final = 12  # working pixels: a smaller part of the matte is noise
 _PART_RATIO: Final = 0.8  # a part's un-blending keeps at most this share of its edges
 _PART_WORST: Final = 1.05  # ... and adds edges to no image
+_OPAQUE_FROM: Final = 0.5  # alpha from which a pixel may be found opaque ...
+_STILL: Final = 0.1  # ... when the images' differences there are this share of around
 _LARGE_PART: Final = 150  # working pixels where a part steps (alpha changes > _STEP)
 _SMALL_PART_RATIO: Final = 0.6  # ... below that, the share of edges it may keep
 _STEP: Final = 0.05
@@ -137,7 +139,16 @@ def _matted(stack: NDArray[np.uint8], sure: NDArray[np.bool_]) -> tuple[Floats, 
     is left."""
     found = matte(stack, grow(sure, _REACH))
     alpha = np.where(found.alpha > ALPHA_FAINT, found.alpha, 0.0).astype(np.float32)
-    alpha = _keep_shared(_verified_parts(stack, alpha, found.colour), _spread(stack))
+    spread = _spread(stack)
+    # A mark of alpha a leaves (1 - a) of the images' differences: where they are all
+    # but gone the mark is opaque there, whatever the integration made of it (inside a
+    # thick opaque stroke nothing measures the level).
+    free = (alpha <= ALPHA_FAINT) & grow(alpha > ALPHA_MIN, 2 * _RING)
+    if free.any():
+        typical = float(np.median(spread[free]))
+        opaque = (alpha > _OPAQUE_FROM) & (spread < _STILL * _STILL * typical)
+        alpha[opaque] = np.float32(1.0)
+    alpha = _keep_shared(_verified_parts(stack, alpha, found.colour), spread)
     if not (alpha > ALPHA_MIN).any():
         return None
     return alpha, found.colour

@@ -236,11 +236,11 @@ def _solve_keep(
 ) -> Floats:
     """s from s(x) - k s(y) = 0 at every pair (weight: the pair's information) and the
     total-variation pull s(x) = s(y) (weight ``flat``), s = 1 at the anchors."""
-    terms = {}
+    terms: dict[int, list[tuple[Floats, Floats, Floats]]] = {}
     for axis in AXES:
         ones = np.ones_like(k[axis])
         terms[axis] = [(ones, k[axis], data[axis]), (ones, ones, flat[axis])]
-    zero = {axis: [None, None] for axis in AXES}
+    zero: dict[int, list[Floats | None]] = {axis: [None, None] for axis in AXES}
     target = np.ones((*anchor.shape, 1), dtype=np.float32)
     solved = _System(terms, anchor).solve(zero, target, start[..., None])
     return np.clip(solved[..., 0], 0.02, 1.0).astype(np.float32)
@@ -258,7 +258,7 @@ def _solve_colour(
     known and d the weighted mean over the images of J(x) - k J(y), with the
     total-variation pull W(x) = W(y) (a mark's colours are few; at its edges its alpha
     changes, not its colour); also each pair's information."""
-    terms = {}
+    terms: dict[int, list[tuple[Floats, Floats, Floats]]] = {}
     constants: dict[int, list[Floats | None]] = {}
     infos = {}
     for axis in AXES:
@@ -269,10 +269,14 @@ def _solve_colour(
         total = np.maximum(w.sum(axis=0), 1e-6)
         d = (w[..., None] * (at_x - k[None, ..., None] * at_y)).sum(axis=0) / total[..., None]
         info = np.minimum(total / (keep_x * keep_x + 1e-3), _INFO_CAP) * inside[axis]
-        ones = np.ones_like(k)
+        ones = np.ones(k.shape, dtype=np.float32)
         terms[axis] = [
-            ((1 - keep_x).astype(np.float32), (k * (1 - keep_y)).astype(np.float32), info),
-            (ones, ones, (flat[axis] * inside[axis]).astype(np.float32)),
+            (
+                np.asarray(1 - keep_x, dtype=np.float32),
+                np.asarray(k * (1 - keep_y), dtype=np.float32),
+                np.asarray(info, dtype=np.float32),
+            ),
+            (ones, ones, np.asarray(flat[axis] * inside[axis], dtype=np.float32)),
         ]
         constants[axis] = [d.astype(np.float32), None]
         infos[axis] = info.astype(np.float32)

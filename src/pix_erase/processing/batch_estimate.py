@@ -1,21 +1,24 @@
 """Batch watermark estimation: alpha and colour of the mark the images share.
 
-After Dekel et al., "On the effectiveness of visible watermarks", CVPR 2017, much
-simplified. A blended pixel is J = a W + (1 - a) I. Inpainting the candidate area
-estimates I in every image; regressing it on J across the images gives the colour W,
-then a per-pixel alpha with W fixed; the mask is where alpha is clearly above zero. In
-each connected part the opacity is one level times a per-pixel shape (anti-aliased
-edges), the level tuned so that the restored images show the least edge energy along the
-mark. A part whose un-blending does not remove its edges, or that is opaque, is inpainted
-instead; so is everything when there are only two images.
+From three images on, ``batch_matting`` solves alpha and colour per pixel around the
+surely marked pixels (the detection's core), and each connected part of its matte is
+kept only when restoring it (un-blended where semi-transparent, inpainted where opaque)
+removes most of the edge energy where the mark steps, over all the images, and adds some
+to none (a coincidence of a few photos' content passes for a mark in the matte, never in
+this check); where the images stop differing at all, the mark is opaque. Nothing left
+means ``images_too_different``.
 
-The check: a real mark of opacity a shrinks the differences between the images by
-(1 - a), so parts whose spread across the images is not clearly below that of their
-surroundings are dropped; nothing left means ``images_too_different``.
+Two images cannot separate a blend from the content: after Dekel et al. much simplified,
+inpainting the candidate area estimates I in both, regressing it on J gives one colour W,
+then a per-pixel alpha with W fixed, a level per part tuned on the edge energy; what no
+blend explains is inpainted. The check: a real mark of opacity a shrinks the differences
+between the images by (1 - a), so parts whose spread across the images is not clearly
+below that of their surroundings are dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -25,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .batch_detect import UNBLEND_IMAGES
-from .batch_matting import grow, matte
+from .batch_matting import Matte, grow, matte
 from .batch_restore import (
     ALPHA_FAINT,
     ALPHA_MIN,
@@ -45,6 +48,8 @@ from .pixels import Pixels
 
 CROP_PIXELS: Final = 2_000_000  # cap of one crop of the mark's area
 STACK_PIXELS: Final = 40_000_000  # cap of all crops together
+MATTE_PIXELS: Final = 6_000_000  # cap of the images' pixels the matting works on
+_MATTE_IMAGES: Final = 12  # images the matting and its check use, at most
 _MARGIN: Final = 8  # working pixels around the candidate area
 _TUNE_IMAGES: Final = 8
 _GOOD_FIT: Final = 0.6
@@ -137,7 +142,8 @@ def _matted(stack: NDArray[np.uint8], sure: NDArray[np.bool_]) -> tuple[Floats, 
     """Alpha and per-pixel colour by multi-image matting (``batch_matting``) around the
     surely marked pixels, the parts it finds verified on every image; None when no part
     is left."""
-    found = matte(stack, grow(sure, _REACH))
+    stack = _chosen(stack)
+    found = _matte_capped(stack, grow(sure, _REACH))
     alpha = np.where(found.alpha > ALPHA_FAINT, found.alpha, 0.0).astype(np.float32)
     spread = _spread(stack)
     # A mark of alpha a leaves (1 - a) of the images' differences: where they are all
@@ -152,6 +158,39 @@ def _matted(stack: NDArray[np.uint8], sure: NDArray[np.bool_]) -> tuple[Floats, 
     if not (alpha > ALPHA_MIN).any():
         return None
     return alpha, found.colour
+
+
+def _chosen(stack: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """At most ``_MATTE_IMAGES`` of the images, spread over them in an order of their
+    content (so which are chosen does not depend on the order they came in)."""
+    if len(stack) <= _MATTE_IMAGES:
+        return stack
+    keys = [hashlib.blake2b(image.tobytes(), digest_size=8).digest() for image in stack]
+    order = sorted(range(len(stack)), key=lambda index: keys[index])
+    picked = sorted(order[round(i * len(order) / _MATTE_IMAGES)] for i in range(_MATTE_IMAGES))
+    return stack[picked]
+
+
+def _matte_capped(stack: NDArray[np.uint8], region: NDArray[np.bool_]) -> Matte:
+    """``matte`` on at most ``MATTE_PIXELS`` image pixels (the stack reduced if need be,
+    its result brought back to the crop's size): its working arrays are a few float
+    copies of the stack."""
+    count, height, width = stack.shape[:3]
+    scale = math.sqrt(MATTE_PIXELS / (count * height * width))
+    if scale >= 1:
+        return matte(stack, region)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in stack])
+    reduced = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    found = matte(small, np.asarray(reduced))
+    alpha = cv2.resize(found.alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.resize(found.colour, (width, height), interpolation=cv2.INTER_LINEAR)
+    support = cv2.resize(found.support, (width, height), interpolation=cv2.INTER_LINEAR)
+    return Matte(
+        np.asarray(alpha, np.float32),
+        np.asarray(colour, np.float32),
+        np.asarray(support, np.float32),
+    )
 
 
 def _verified_parts(stack: NDArray[np.uint8], alpha: Floats, colour: Floats) -> Floats:

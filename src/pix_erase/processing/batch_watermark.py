@@ -6,12 +6,14 @@ with the image, as when one watermarked original is exported at several sizes). 
 is estimated at the first image's scale; the returned mask has the first image's size.
 
 Three steps, a module each: ``batch_detect`` finds where the shared mark may be,
-``batch_estimate`` estimates its alpha and colour and checks that it is shared, and
-``batch_restore`` removes it from each image at full resolution.
+``batch_estimate`` estimates its alpha and colour (``batch_matting`` from three images
+on) and checks that it is shared, and ``batch_restore`` removes it from each image at
+full resolution. The results do not depend on the order of the images.
 
 Memory: the working stacks are N reduced images and N crops of the mark's area (capped at
-``batch_estimate.STACK_PIXELS`` in all); full-size images are decoded one at a time
-(three times each).
+``batch_estimate.STACK_PIXELS`` in all; the matting works on at most 12 of the crops and
+``batch_estimate.MATTE_PIXELS`` of their pixels, as floats a few times over); full-size
+images are decoded one at a time (three times each).
 """
 
 from __future__ import annotations

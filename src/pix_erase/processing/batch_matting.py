@@ -22,7 +22,9 @@ The photos under a semi-transparent mark are then recovered, not invented:
 I = (J - a W) / (1 - a).
 
 Memory: a few arrays of N x H x W x 3 floats (the caller caps N x H x W). Time: a few
-conjugate-gradient solves over the region's bounding box, per round.
+conjugate-gradient solves over the region's bounding box, per round. The solver is
+written here (matrix-free, on the grid) because the runtime dependencies, NumPy and
+OpenCV, have no sparse least-squares solver.
 """
 
 from __future__ import annotations

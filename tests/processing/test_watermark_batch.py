@@ -247,7 +247,7 @@ def test_the_order_of_the_pictures_does_not_matter() -> None:
         assert np.abs(one.astype(int) - other.astype(int)).max() <= 2
 
 
-@pytest.mark.parametrize("first", [0, 3, 6])
+@pytest.mark.parametrize("first", [0, 3, 6, 9])
 def test_a_batch_of_clean_photos_gets_no_joint_mark(first: int) -> None:
     """Clean photos share no mark: the set is refused, or each picture goes its own way
     (the single-picture path answers for what it does); the joint estimate touches none."""

@@ -96,9 +96,10 @@ def remove_shared_watermark_detailed(
     """Learn the shared mark from all ``images`` and remove it from each. A picture the
     joint estimate does not fit (restoring it does not remove the mark's outline edges,
     or a wide part it would inpaint as opaque does not show the mark's colour) goes
-    through the single-picture path instead; when no shared mark is found at all,
-    every picture does. A result is never one the check saw getting worse: failing both,
-    the picture comes back unchanged.
+    through the single-picture path instead; when no shared mark is found at all, or
+    the one found fits no more than half of the pictures, every picture does. The
+    joint results wait, encoded, until that is known. A result is never one the check
+    saw getting worse: failing both, the picture comes back unchanged.
 
     Raises ImageError images_too_different (fewer than two images, or no mark found in
     any of them), and the decoding errors of any image.
@@ -115,43 +116,54 @@ def remove_shared_watermark_detailed(
     except ImageError as error:
         if error.code != "images_too_different":
             raise
-    results: list[Encoded] = []
-    items: list[BatchItem] = []
-    single_masks: dict[int, Encoded] = {}
-    for index, source in enumerate(sources):
-        with phase("decode"):
-            pixels = decode(source)
-        item = None
-        if mark is not None:
+    joint: dict[int, tuple[Encoded, BatchItem]] = {}
+    if mark is not None:
+        for index, source in enumerate(sources):
+            with phase("decode"):
+                pixels = decode(source)
             with phase("inpaint"):
                 restored = restore(pixels, mark)
             before = outline_energy(pixels, mark)
             after = outline_energy(restored, mark)
             removed = 1.0 - after / before if before > 0 else 0.0
             if removed >= _MIN_REMOVED and opaque_misfit(pixels, mark) <= _MAX_OPAQUE_MISFIT:
-                results.append(encode_like_source(source, restored))
                 item = BatchItem("joint", round(min(1.0, removed), 3))
-        if item is None:
-            try:
-                single = remove_watermark_detailed(images[index], max_pixels=max_pixels)
-            except ImageError as error:
-                if error.code != "no_watermark_found":
-                    raise
-                results.append(encode_like_source(source, pixels))
-                item = BatchItem("unchanged", 0.0)
-            else:
-                results.append(single.result)
-                single_masks[index] = single.mask
-                item = BatchItem("single", single.confidence)
-        items.append(item)
-        report(0.6 + 0.38 * (index + 1) / len(sources))
+                joint[index] = (encode_like_source(source, restored), item)
+            report(0.6 + 0.2 * (index + 1) / len(sources))
+        # A mark the images share fits most of them: one that fits only a few is a
+        # coincidence of their content, and none of them gets it.
+        if 2 * len(joint) <= len(sources):
+            joint.clear()
+    results: list[Encoded] = []
+    items: list[BatchItem] = []
+    single_masks: dict[int, Encoded] = {}
+    for index, source in enumerate(sources):
+        if index in joint:
+            result, item = joint[index]
+            results.append(result)
+            items.append(item)
+            continue
+        try:
+            single = remove_watermark_detailed(images[index], max_pixels=max_pixels)
+        except ImageError as error:
+            if error.code != "no_watermark_found":
+                raise
+            with phase("decode"):
+                pixels = decode(source)
+            results.append(encode_like_source(source, pixels))
+            items.append(BatchItem("unchanged", 0.0))
+        else:
+            results.append(single.result)
+            single_masks[index] = single.mask
+            items.append(BatchItem("single", single.confidence))
+        report(0.8 + 0.18 * (index + 1) / len(sources))
     if all(item.method == "unchanged" for item in items):
         raise ImageError(
             "images_too_different",
             "No watermark shared by these images was found; they may carry it at different "
             "places, or not at all.",
         )
-    if mark is not None:
+    if mark is not None and joint:
         encoded_mask = encode_mask(shared_mask(mark, sources[0].size))
     elif 0 in single_masks:
         encoded_mask = single_masks[0]

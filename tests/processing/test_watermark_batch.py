@@ -78,7 +78,7 @@ def test_an_opaque_mark_is_inpainted() -> None:
         out = decoded(result.data, cv2.IMREAD_COLOR)
         # (an opaque mark is inpainted; the matting finds it opaque where the images stop
         # differing, which JPEG noise blurs at the strokes' edges)
-        assert psnr(out, original, truth) > psnr(watermarked, original, truth) + 5
+        assert psnr(out, original, truth) > psnr(watermarked, original, truth) + 8
 
 
 def test_images_of_different_sizes_share_a_mark_by_relative_position() -> None:

@@ -18,6 +18,7 @@ below that of their surroundings are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -59,6 +60,9 @@ _HARD_SPREAD: Final = 0.3  # a part to inpaint (opaque)
 _RING: Final = 6
 _MIN_MARK: Final = 64  # working pixels; less is noise, not a watermark
 _TUNE_STEPS: Final = np.arange(-0.12, 0.121, 0.01)
+# A matted mark with this share of its pixels above alpha _STRONG is estimated by parts.
+_STRONG_SHARE: Final = 0.13
+_STRONG: Final = 0.6
 _REACH: Final = 3  # working pixels the matting may reach past the candidate area
 _MIN_PART: Final = 12  # working pixels: a smaller part of the matte is noise
 _PART_RATIO: Final = 0.8  # a part's un-blending keeps at most this share of its edges
@@ -86,7 +90,9 @@ def _crop_for(candidate: Mask, count: int, reference: tuple[int, int]) -> Crop:
 
 def estimate(
     sources: Sequence[Source], candidate: Mask, core: Mask, progress: Callable[[float], None]
-) -> Watermark:
+) -> list[Watermark]:
+    """The shared mark's candidate estimates, the likeliest first (more than one only
+    for a strong mark; see below). Raises ``images_too_different`` when there is none."""
     crop = _crop_for(candidate, len(sources), sources[0].size)
     cw, ch = crop.size
     stack = np.empty((len(sources), ch, cw, 3), dtype=np.uint8)
@@ -109,8 +115,24 @@ def estimate(
                 "different places, or not at all.",
             )
         progress(1.0)
-        return Watermark(crop, *matted)
-    # Two images: one colour and a level per part, tuned on the edges.
+        joint = Watermark(crop, *matted)
+        if np.mean(matted[0][matted[0] > ALPHA_MIN] > _STRONG) < _STRONG_SHARE:
+            return [joint]
+        # A strong mark (letters near opaque, a shadow) leaves little to un-blend, and the
+        # per-pixel matting is unstable there: one colour and a level per part, tuned on
+        # the edges, restores it better when it fits (docs/erase-quality.md).
+        with contextlib.suppress(ImageError):
+            return [_by_parts(stack, crop, region, sure), joint]
+        return [joint]
+    progress(1.0)
+    return [_by_parts(stack, crop, region, sure)]
+
+
+def _by_parts(
+    stack: NDArray[np.uint8], crop: Crop, region: Mask, sure: NDArray[np.bool_]
+) -> Watermark:
+    """One colour, and an opacity level per connected part tuned on the edges; with two
+    images, or for a strong mark."""
     colour, reliable = _colour(stack, region)
     # Two images cannot separate a blend from the content reliably: inpaint instead.
     reliable = reliable and len(stack) >= UNBLEND_IMAGES
@@ -122,11 +144,10 @@ def estimate(
             # Again on the tight mask: the inpainted estimate of the clean images is better.
             tight = cv2.dilate(mask.astype(np.uint8) * np.uint8(255), np.ones((3, 3)))
             alpha = _levels(stack, _alpha(stack, np.asarray(tight, np.uint8), colour), mask, colour)
-    # Where no blend explains the mark of two images, the consensus area is inpainted.
+    # Where no blend explains the mark, the consensus area is inpainted.
     covered = cv2.dilate((alpha > ALPHA_MIN).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     missed = cv2.dilate((sure & ~covered).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    if len(stack) < UNBLEND_IMAGES:  # from three on, the matting has had its say
-        alpha[missed & ~covered] = 1.0
+    alpha[missed & ~covered] = 1.0
     alpha = _keep_shared(alpha, _spread(stack))
     if not (alpha > ALPHA_MIN).any():
         raise ImageError(
@@ -134,7 +155,6 @@ def estimate(
             "No watermark shared by these images was found; they may carry it at different "
             "places, or not at all.",
         )
-    progress(1.0)
     return Watermark(crop, alpha, colour)
 
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from .batch_detect import candidate_area
 from .batch_estimate import estimate
-from .batch_restore import opaque_misfit, outline_energy, restore, shared_mask
-from .decoding import decode, open_source
+from .batch_restore import Watermark, opaque_misfit, outline_energy, restore, shared_mask
+from .decoding import Source, decode, open_source
 from .encoding import Encoded
 from .erase_support import encode_like_source, encode_mask
 from .errors import ImageError
@@ -87,6 +87,27 @@ def remove_shared_watermark(
     return outcome.results, outcome.mask
 
 
+def _fitted(
+    sources: Sequence[Source], mark: Watermark, progress: Callable[[float], None]
+) -> dict[int, tuple[Encoded, BatchItem]]:
+    """The pictures ``mark`` fits, restored: restoring removes enough of the mark's
+    outline edges, and what it inpaints as opaque shows the mark's colour."""
+    joint: dict[int, tuple[Encoded, BatchItem]] = {}
+    for index, source in enumerate(sources):
+        with phase("decode"):
+            pixels = decode(source)
+        with phase("inpaint"):
+            restored = restore(pixels, mark)
+        before = outline_energy(pixels, mark)
+        after = outline_energy(restored, mark)
+        removed = 1.0 - after / before if before > 0 else 0.0
+        if removed >= _MIN_REMOVED and opaque_misfit(pixels, mark) <= _MAX_OPAQUE_MISFIT:
+            item = BatchItem("joint", round(min(1.0, removed), 3))
+            joint[index] = (encode_like_source(source, restored), item)
+        progress((index + 1) / len(sources))
+    return joint
+
+
 def remove_shared_watermark_detailed(
     images: Sequence[bytes],
     *,
@@ -108,32 +129,23 @@ def remove_shared_watermark_detailed(
         raise ImageError("images_too_different", "A shared watermark needs at least two images.")
     report = Progress(progress)
     sources = [open_source(data, max_pixels=max_pixels) for data in images]
-    mark = None
+    marks: list[Watermark] = []
     try:
         with phase("detect"):
             candidate, core = candidate_area(sources, report.span(0.0, 0.3))
-            mark = estimate(sources, candidate, core, report.span(0.3, 0.6))
+            marks = estimate(sources, candidate, core, report.span(0.3, 0.6))
     except ImageError as error:
         if error.code != "images_too_different":
             raise
-    joint: dict[int, tuple[Encoded, BatchItem]] = {}
-    if mark is not None:
-        for index, source in enumerate(sources):
-            with phase("decode"):
-                pixels = decode(source)
-            with phase("inpaint"):
-                restored = restore(pixels, mark)
-            before = outline_energy(pixels, mark)
-            after = outline_energy(restored, mark)
-            removed = 1.0 - after / before if before > 0 else 0.0
-            if removed >= _MIN_REMOVED and opaque_misfit(pixels, mark) <= _MAX_OPAQUE_MISFIT:
-                item = BatchItem("joint", round(min(1.0, removed), 3))
-                joint[index] = (encode_like_source(source, restored), item)
-            report(0.6 + 0.2 * (index + 1) / len(sources))
+    mark, joint = None, {}
+    for candidate_mark in marks:  # the likeliest first; the first that fits is kept
+        joint = _fitted(sources, candidate_mark, report.span(0.6, 0.8))
         # A mark the images share fits most of them: one that fits only a few is a
         # coincidence of their content, and none of them gets it.
-        if 2 * len(joint) <= len(sources):
-            joint.clear()
+        if 2 * len(joint) > len(sources):
+            mark = candidate_mark
+            break
+        joint = {}
     results: list[Encoded] = []
     items: list[BatchItem] = []
     single_masks: dict[int, Encoded] = {}

@@ -1,7 +1,7 @@
 """Batch watermark detection: where the mark the images share may be.
 
-Every image is reduced to one working size and stacked. The text detector and stroke
-refinement of ``watermark`` run on (up to 12 of) them and vote; the median of the
+Every image is reduced to one working size and stacked. For two images, the text
+detector and stroke refinement of ``watermark`` run on them and vote; the median of the
 images' signed gradients keeps only edges that all images share, and the strokes inside
 those edges are segmented on the per-pixel median image, where the mark stands on a blur
 of the images' content. The median gradients at those edges, integrated (a Poisson
@@ -52,7 +52,13 @@ def candidate_area(
             pixels = visible_bgr(decode(source, at_least=low))
         stack[index] = cv2.resize(pixels, low, interpolation=cv2.INTER_AREA)
         progress((index + 1) / (len(sources) + 1))
-    found = _detection_vote(stack)
+    # The single-picture detector's vote helps two images (they cannot be un-blended,
+    # only inpainted where both show the mark); from three on, the consensus across the
+    # images finds the mark, and the matting decides what of the candidate area it is.
+    if len(stack) < UNBLEND_IMAGES:
+        found = _detection_vote(stack)
+    else:
+        found = np.zeros(stack.shape[1:3], dtype=np.uint8)
     edges = _consensus_edges(stack)
     # Edges outline a mark; its strokes are segmented on the median image, where the
     # mark stands on a blurred mix of the images; and the consensus gradients, integrated,

@@ -1,21 +1,25 @@
 """Batch watermark estimation: alpha and colour of the mark the images share.
 
-After Dekel et al., "On the effectiveness of visible watermarks", CVPR 2017, much
-simplified. A blended pixel is J = a W + (1 - a) I. Inpainting the candidate area
-estimates I in every image; regressing it on J across the images gives the colour W,
-then a per-pixel alpha with W fixed; the mask is where alpha is clearly above zero. In
-each connected part the opacity is one level times a per-pixel shape (anti-aliased
-edges), the level tuned so that the restored images show the least edge energy along the
-mark. A part whose un-blending does not remove its edges, or that is opaque, is inpainted
-instead; so is everything when there are only two images.
+From three images on, ``batch_matting`` solves alpha and colour per pixel around the
+surely marked pixels (the detection's core), and each connected part of its matte is
+kept only when restoring it (un-blended where semi-transparent, inpainted where opaque)
+removes most of the edge energy where the mark steps, over all the images, and adds some
+to none (a coincidence of a few photos' content passes for a mark in the matte, never in
+this check); where the images stop differing at all, the mark is opaque. Nothing left
+means ``images_too_different``.
 
-The check: a real mark of opacity a shrinks the differences between the images by
-(1 - a), so parts whose spread across the images is not clearly below that of their
-surroundings are dropped; nothing left means ``images_too_different``.
+Two images cannot separate a blend from the content: after Dekel et al. much simplified,
+inpainting the candidate area estimates I in both, regressing it on J gives one colour W,
+then a per-pixel alpha with W fixed, a level per part tuned on the edge energy; what no
+blend explains is inpainted. The check: a real mark of opacity a shrinks the differences
+between the images by (1 - a), so parts whose spread across the images is not clearly
+below that of their surroundings are dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -25,7 +29,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .batch_detect import UNBLEND_IMAGES
-from .batch_restore import ALPHA_MIN, INVERT_MAX, Crop, Floats, Watermark, unblend
+from .batch_matting import Matte, grow, matte
+from .batch_restore import (
+    ALPHA_FAINT,
+    ALPHA_MIN,
+    INVERT_MAX,
+    Crop,
+    Floats,
+    Watermark,
+    restore_region,
+    unblend,
+)
 from .decoding import Source, decode
 from .erase_support import visible_bgr
 from .errors import ImageError
@@ -35,6 +49,8 @@ from .pixels import Pixels
 
 CROP_PIXELS: Final = 2_000_000  # cap of one crop of the mark's area
 STACK_PIXELS: Final = 40_000_000  # cap of all crops together
+MATTE_PIXELS: Final = 6_000_000  # cap of the images' pixels the matting works on
+_MATTE_IMAGES: Final = 12  # images the matting and its check use, at most
 _MARGIN: Final = 8  # working pixels around the candidate area
 _TUNE_IMAGES: Final = 8
 _GOOD_FIT: Final = 0.6
@@ -44,6 +60,19 @@ _HARD_SPREAD: Final = 0.3  # a part to inpaint (opaque)
 _RING: Final = 6
 _MIN_MARK: Final = 64  # working pixels; less is noise, not a watermark
 _TUNE_STEPS: Final = np.arange(-0.12, 0.121, 0.01)
+# A matted mark with this share of its pixels above alpha _STRONG is estimated by parts.
+_STRONG_SHARE: Final = 0.13
+_STRONG: Final = 0.6
+_REACH: Final = 3  # working pixels the matting may reach past the candidate area
+_MIN_PART: Final = 12  # working pixels: a smaller part of the matte is noise
+_PART_RATIO: Final = 0.8  # a part's un-blending keeps at most this share of its edges
+_PART_WORST: Final = 1.05  # ... and adds edges to no image
+_OPAQUE_FROM: Final = 0.5  # alpha from which a pixel may be found opaque ...
+_STILL: Final = 0.1  # ... when the images' differences there are this share of around
+_LARGE_PART: Final = 150  # working pixels where a part steps (alpha changes > _STEP)
+_SMALL_PART_RATIO: Final = 0.6  # ... below that, the share of edges it may keep
+_STEP: Final = 0.05
+_SLACK: Final = 4.0  # ... beyond noise (Sobel |gx| + |gy| per outline pixel)
 
 
 def _crop_for(candidate: Mask, count: int, reference: tuple[int, int]) -> Crop:
@@ -61,7 +90,9 @@ def _crop_for(candidate: Mask, count: int, reference: tuple[int, int]) -> Crop:
 
 def estimate(
     sources: Sequence[Source], candidate: Mask, core: Mask, progress: Callable[[float], None]
-) -> Watermark:
+) -> list[Watermark]:
+    """The shared mark's candidate estimates, the likeliest first (more than one only
+    for a strong mark; see below). Raises ``images_too_different`` when there is none."""
     crop = _crop_for(candidate, len(sources), sources[0].size)
     cw, ch = crop.size
     stack = np.empty((len(sources), ch, cw, 3), dtype=np.uint8)
@@ -74,6 +105,34 @@ def estimate(
         progress(0.8 * (index + 1) / len(sources))
     region = _region_on_crop(candidate, crop)
     sure = _region_on_crop(core, crop) > 0
+    if len(stack) >= UNBLEND_IMAGES:
+        matted = _matted(stack, sure)
+        if matted is None:
+            # (the older estimate below, tried here too, found marks in clean photos)
+            raise ImageError(
+                "images_too_different",
+                "No watermark shared by these images was found; they may carry it at "
+                "different places, or not at all.",
+            )
+        progress(1.0)
+        joint = Watermark(crop, *matted)
+        if np.mean(matted[0][matted[0] > ALPHA_MIN] > _STRONG) < _STRONG_SHARE:
+            return [joint]
+        # A strong mark (letters near opaque, a shadow) leaves little to un-blend, and the
+        # per-pixel matting is unstable there: one colour and a level per part, tuned on
+        # the edges, restores it better when it fits (docs/erase-quality.md).
+        with contextlib.suppress(ImageError):
+            return [_by_parts(stack, crop, region, sure), joint]
+        return [joint]
+    progress(1.0)
+    return [_by_parts(stack, crop, region, sure)]
+
+
+def _by_parts(
+    stack: NDArray[np.uint8], crop: Crop, region: Mask, sure: NDArray[np.bool_]
+) -> Watermark:
+    """One colour, and an opacity level per connected part tuned on the edges; with two
+    images, or for a strong mark."""
     colour, reliable = _colour(stack, region)
     # Two images cannot separate a blend from the content reliably: inpaint instead.
     reliable = reliable and len(stack) >= UNBLEND_IMAGES
@@ -85,8 +144,7 @@ def estimate(
             # Again on the tight mask: the inpainted estimate of the clean images is better.
             tight = cv2.dilate(mask.astype(np.uint8) * np.uint8(255), np.ones((3, 3)))
             alpha = _levels(stack, _alpha(stack, np.asarray(tight, np.uint8), colour), mask, colour)
-    # Where no blend explains the mark (too few images, an unusual mark), the consensus
-    # area is inpainted instead.
+    # Where no blend explains the mark, the consensus area is inpainted.
     covered = cv2.dilate((alpha > ALPHA_MIN).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     missed = cv2.dilate((sure & ~covered).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     alpha[missed & ~covered] = 1.0
@@ -97,8 +155,118 @@ def estimate(
             "No watermark shared by these images was found; they may carry it at different "
             "places, or not at all.",
         )
-    progress(1.0)
     return Watermark(crop, alpha, colour)
+
+
+def _matted(stack: NDArray[np.uint8], sure: NDArray[np.bool_]) -> tuple[Floats, Floats] | None:
+    """Alpha and per-pixel colour by multi-image matting (``batch_matting``) around the
+    surely marked pixels, the parts it finds verified on every image; None when no part
+    is left."""
+    stack = _chosen(stack)
+    found = _matte_capped(stack, grow(sure, _REACH))
+    alpha = np.where(found.alpha > ALPHA_FAINT, found.alpha, 0.0).astype(np.float32)
+    spread = _spread(stack)
+    # A mark of alpha a leaves (1 - a) of the images' differences: where they are all
+    # but gone the mark is opaque there, whatever the integration made of it (inside a
+    # thick opaque stroke nothing measures the level).
+    free = (alpha <= ALPHA_FAINT) & grow(alpha > ALPHA_MIN, 2 * _RING)
+    if free.any():
+        typical = float(np.median(spread[free]))
+        opaque = (alpha > _OPAQUE_FROM) & (spread < _STILL * _STILL * typical)
+        alpha[opaque] = np.float32(1.0)
+    alpha = _keep_shared(_verified_parts(stack, alpha, found.colour), spread)
+    if not (alpha > ALPHA_MIN).any():
+        return None
+    return alpha, found.colour
+
+
+def _chosen(stack: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """At most ``_MATTE_IMAGES`` of the images, spread over them in an order of their
+    content (so which are chosen does not depend on the order they came in)."""
+    if len(stack) <= _MATTE_IMAGES:
+        return stack
+    keys = [hashlib.blake2b(image.tobytes(), digest_size=8).digest() for image in stack]
+    order = sorted(range(len(stack)), key=lambda index: keys[index])
+    picked = sorted(order[round(i * len(order) / _MATTE_IMAGES)] for i in range(_MATTE_IMAGES))
+    return stack[picked]
+
+
+def _matte_capped(stack: NDArray[np.uint8], region: NDArray[np.bool_]) -> Matte:
+    """``matte`` on at most ``MATTE_PIXELS`` image pixels (the stack reduced if need be,
+    its result brought back to the crop's size): its working arrays are a few float
+    copies of the stack."""
+    count, height, width = stack.shape[:3]
+    scale = math.sqrt(MATTE_PIXELS / (count * height * width))
+    if scale >= 1:
+        return matte(stack, region)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in stack])
+    reduced = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    found = matte(small, np.asarray(reduced))
+    alpha = cv2.resize(found.alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.resize(found.colour, (width, height), interpolation=cv2.INTER_LINEAR)
+    support = cv2.resize(found.support, (width, height), interpolation=cv2.INTER_LINEAR)
+    return Matte(
+        np.asarray(alpha, np.float32),
+        np.asarray(colour, np.float32),
+        np.asarray(support, np.float32),
+    )
+
+
+def _verified_parts(stack: NDArray[np.uint8], alpha: Floats, colour: Floats) -> Floats:
+    """Keep the parts of the matte whose restoration removes the edges along their
+    outline and adds edges to no image. A part of a shared mark does (where it lies on a
+    patch of its own colour it shows no edge to remove); a coincidence of a few images'
+    content, which few images cannot tell from a mark, adds an inverted edge to the
+    others."""
+    hard = np.where(alpha > INVERT_MAX, np.uint8(255), np.uint8(0))
+    hard = np.asarray(cv2.dilate(hard, np.ones((3, 3), np.uint8)), dtype=np.uint8)
+    restored = [restore_region(image, alpha, colour, hard).astype(np.float32) for image in stack]
+    energy = [
+        (_edge_map(image.astype(np.float32)), _edge_map(fixed))
+        for image, fixed in zip(stack, restored, strict=True)
+    ]
+    # where the mark changes, by how much: its edges, fringes and ramps
+    steps = np.hypot(
+        cv2.Sobel(alpha, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(alpha, cv2.CV_32F, 0, 1, ksize=3)
+    ).astype(np.float32)
+    marked = grow(alpha > ALPHA_MIN, 1).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
+    out = np.zeros_like(alpha)
+    for label in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[label])
+        if area < _MIN_PART:
+            continue
+        box = (slice(max(0, y - 2), y + h + 2), slice(max(0, x - 2), x + w + 2))
+        part = labels[box] == label
+        if _removes(energy, box, np.where(grow(part, 1), steps[box], 0.0)):
+            out[box][part] = alpha[box][part]
+    return out
+
+
+def _removes(energy: list[tuple[Floats, Floats]], box: tuple[slice, slice], weight: Floats) -> bool:
+    """Whether restoring removes most of the edge energy where the mark steps (``weight``)
+    over all the images, and adds some to none of them."""
+    worse, total_before, total_after = False, 0.0, 0.0
+    slack = _SLACK * float(weight.sum())  # a flat patch (a dark shadow on a night sky)
+    for before_map, after_map in energy:
+        before = float((before_map[box] * weight).sum())
+        after = float((after_map[box] * weight).sum())
+        worse |= after > _PART_WORST * before + slack
+        total_before += before
+        total_after += after
+    ratio = total_after / max(total_before, 1e-6)
+    # A small part must be clearly removed: a few images' content agrees by chance on
+    # small shapes far more often than on a mark's whole outline.
+    large = int((weight > _STEP).sum()) >= _LARGE_PART
+    return ratio <= (_PART_RATIO if large else _SMALL_PART_RATIO) and not worse
+
+
+def _edge_map(image: Floats) -> Floats:
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return np.asarray(np.abs(gx) + np.abs(gy), dtype=np.float32)
 
 
 def _spread(stack: NDArray[np.uint8]) -> Floats:
@@ -165,13 +333,13 @@ def _region_on_crop(candidate: Mask, crop: Crop) -> Mask:
     return np.where(np.asarray(resized) > 0, np.uint8(255), np.uint8(0))
 
 
-def _clean(marked: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def _clean(marked: NDArray[np.bool_], smallest: int = 4) -> NDArray[np.bool_]:
     """Drop isolated specks (noise of the alpha estimate)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         marked.astype(np.uint8), connectivity=8
     )
     keep = np.zeros(count, dtype=bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 4
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= smallest
     return np.asarray(keep[labels], dtype=bool)
 
 

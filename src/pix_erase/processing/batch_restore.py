@@ -1,9 +1,10 @@
 """The batch watermark model and its removal from one image: un-blend where it is
 semi-transparent, inpaint where it is opaque.
 
-A blended pixel is J = a W + (1 - a) I (alpha a, mark colour W, real pixel I). Where
-alpha <= ``INVERT_MAX`` the blend is inverted, I = W + (J - W) / (1 - a), which restores
-the real pixels instead of inventing them; the rest of the mask is inpainted (Telea).
+A blended pixel is J = a W + (1 - a) I (alpha a, mark colour W, real pixel I; both a and
+W per pixel, so a shadow under white letters is one mark). Where alpha <= ``INVERT_MAX``
+the blend is inverted, I = (J - a W) / (1 - a), which restores the real pixels instead of
+inventing them; the rest of the mask is inpainted (Telea).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .masks import Mask
-from .pixels import Pixels, as_pixels, channels, colour_for, is_gray
+from .pixels import Pixels, as_pixels, channels, is_gray
 
 Floats = NDArray[np.float32]
 
 INVERT_MAX: Final = 0.9  # above this alpha the pixel is inpainted, not un-blended
-ALPHA_MIN: Final = 0.08  # alpha below this is "no mark"
+ALPHA_MIN: Final = 0.08  # alpha below this is not in the mask (nor in the shared mark)
+ALPHA_FAINT: Final = 0.02  # ... but from this alpha on it is un-blended (a fringe)
 WIDE: Final = 12  # working pixels from the edge: the inside of a wide part
 
 
@@ -46,17 +48,31 @@ class Crop:
 
 @dataclass(frozen=True)
 class Watermark:
-    """The estimated mark on the working crop: alpha (0..1) and colour (B, G, R)."""
+    """The estimated mark on the working crop: alpha (H x W, 0..1) and colour (B, G, R:
+    one colour, 3 values, or one per pixel, H x W x 3)."""
 
     crop: Crop
     alpha: Floats
     colour: Floats
 
+    def colours(self) -> Floats:
+        """The colour per pixel of the working crop (H x W x 3)."""
+        if self.colour.ndim == 3:
+            return self.colour
+        shape = (*self.alpha.shape, 3)
+        return np.broadcast_to(self.colour.astype(np.float32), shape).copy()
+
 
 def unblend(observed: Floats, alpha: Floats, colour: Floats) -> Floats:
+    """I = W + (J - W) / (1 - a); ``colour`` one (3 values) or per pixel."""
     keep = np.maximum(1 - alpha, 1 - INVERT_MAX)[:, :, None]
     restored = colour + (observed - colour) / keep
     return np.asarray(np.clip(restored, 0, 255), dtype=np.float32)
+
+
+def _full_size(values: Floats, size: tuple[int, int]) -> Floats:
+    resized = cv2.resize(values, size, interpolation=cv2.INTER_LINEAR)
+    return np.asarray(resized, dtype=np.float32).reshape(size[1], size[0], *values.shape[2:])
 
 
 def restore(pixels: Pixels, mark: Watermark) -> Pixels:
@@ -64,10 +80,7 @@ def restore(pixels: Pixels, mark: Watermark) -> Pixels:
     height, width = int(pixels.shape[0]), int(pixels.shape[1])
     x0, y0, x1, y1 = mark.crop.pixels_box((width, height))
     x1, y1 = min(width, x1), min(height, y1)
-    alpha = np.asarray(
-        cv2.resize(mark.alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR),
-        dtype=np.float32,
-    )
+    size = (x1 - x0, y1 - y0)
     count = channels(pixels)
     colour_channels = count - 1 if count in (2, 4) else count
     region = np.ascontiguousarray(
@@ -75,29 +88,33 @@ def restore(pixels: Pixels, mark: Watermark) -> Pixels:
     )
     if region.ndim == 2:
         region = region[:, :, None]
-    bgr = tuple(round(float(v)) for v in mark.colour)
-    colour = np.array(
-        colour_for(colour_channels, (bgr[2], bgr[1], bgr[0], 255)) if is_gray(pixels) else bgr,
-        dtype=np.float32,
-    )
-    observed = region.astype(np.float32)
+    colour = _full_size(mark.colours(), size)
+    if is_gray(pixels):
+        colour = np.asarray(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), np.float32)[:, :, None]
     # Inpainted: every pixel that touches an opaque working pixel (resizing the 0/1 map
     # keeps its rim, where interpolated alpha would un-blend an opaque mark).
     opaque = (mark.alpha > INVERT_MAX).astype(np.float32)
-    touched = cv2.resize(opaque, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    touched = cv2.resize(opaque, size, interpolation=cv2.INTER_LINEAR)
     hard = np.where(np.asarray(touched) > 0, np.uint8(255), np.uint8(0))
-    soft = (alpha > ALPHA_MIN) & (hard == 0)
-    restored = np.where(soft[:, :, None], unblend(observed, alpha, colour), observed)
-    result = np.clip(restored + 0.5, 0, 255).astype(np.uint8)
-    if hard.any():
-        result = np.asarray(
-            cv2.inpaint(result, hard, 3, cv2.INPAINT_TELEA), dtype=np.uint8
-        ).reshape(result.shape)
+    result = restore_region(region, _full_size(mark.alpha, size), colour, hard)
     out = pixels.copy()
     if count == 1:
         out[y0:y1, x0:x1] = result[:, :, 0]
     else:
         out[y0:y1, x0:x1, :colour_channels] = result
+    return as_pixels(out)
+
+
+def restore_region(region: Pixels, alpha: Floats, colour: Floats, hard: Mask) -> Pixels:
+    """``region`` (H x W x C) with the mark un-blended where it is semi-transparent and
+    inpainted where ``hard`` (255) marks it opaque."""
+    observed = region.astype(np.float32)
+    soft = (alpha > ALPHA_FAINT) & (hard == 0)
+    restored = np.where(soft[:, :, None], unblend(observed, alpha, colour), observed)
+    result = np.where(soft[:, :, None], np.clip(restored + 0.5, 0, 255), observed)
+    out = result.astype(np.uint8)
+    if hard.any():
+        out = np.asarray(cv2.inpaint(out, hard, 3, cv2.INPAINT_TELEA), np.uint8).reshape(out.shape)
     return as_pixels(out)
 
 
@@ -154,10 +171,11 @@ def opaque_misfit(pixels: Pixels, mark: Watermark) -> float:
         return 0.0
     count = channels(pixels)
     region = pixels[y0:y1, x0:x1]
+    colours = cv2.resize(mark.colours(), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    colour = np.asarray(colours, dtype=np.float32)[hard]
     if count >= 3:
         values = region[:, :, :3][hard].astype(np.float32)
-        colour = mark.colour.astype(np.float32)
     else:
         values = (region if count == 1 else region[:, :, 0])[hard].astype(np.float32)[:, None]
-        colour = np.array([float(np.mean(mark.colour))], dtype=np.float32)
+        colour = colour.mean(axis=1, keepdims=True)
     return float(np.median(np.abs(values - colour).max(axis=1)))

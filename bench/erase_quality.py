@@ -54,6 +54,7 @@ from bench.quality_set import (
     text_coverage,
     u2netp_model,
 )
+from pix_erase.processing.background import Method as CutMethod
 from pix_erase.processing.background import remove_background
 from pix_erase.processing.batch_watermark import remove_shared_watermark
 from pix_erase.processing.errors import ImageError
@@ -323,20 +324,7 @@ def background_rows() -> list[list[str]]:
         ious, leaks, speeds = [], [], []
         for _name, image, alpha in composites():
             data = png(image)
-            result, seconds = timed(
-                partial(
-                    remove_background,
-                    data,
-                    method=method,
-                    rect=None,
-                    hint_mask_png=None,
-                    model_path=model,
-                    output_format="png",
-                    background=None,
-                    max_pixels=MAX_PIXELS,
-                )
-            )
-            found = decoded(result.data)[:, :, 3]
+            found, seconds = cut_alpha(data, method, model)
             truth = alpha > 0.5
             ious.append(float(((found > 127) & truth).sum() / ((found > 127) | truth).sum()))
             leaks.append(float(found[alpha < 0.01].mean()))
@@ -357,6 +345,24 @@ def background_rows() -> list[list[str]]:
     return rows
 
 
+def cut_alpha(data: bytes, method: CutMethod, model: str) -> tuple[U8, float]:
+    """`remove_background` with no hint: the cut's alpha, and the seconds it took."""
+    result, seconds = timed(
+        partial(
+            remove_background,
+            data,
+            method=method,
+            rect=None,
+            hint_mask_png=None,
+            model_path=model,
+            output_format="png",
+            background=None,
+            max_pixels=MAX_PIXELS,
+        )
+    )
+    return decoded(result.data)[:, :, 3], seconds
+
+
 def cutout_rows() -> list[list[str]]:
     """Real photos cut by the frame (``CUTOUTS``): the parts of the subject kept (box mean
     alpha > 200), the alpha left on background boxes, and the IoU of alpha > 127 with the
@@ -367,20 +373,8 @@ def cutout_rows() -> list[list[str]]:
         data = png(photo(cutout.name, cutout.size))
         alphas: dict[str, U8] = {}
         for method in ("model", "grabcut"):  # the model's cut first: it is the reference
-            result, seconds = timed(
-                partial(
-                    remove_background,
-                    data,
-                    method=method,
-                    rect=None,
-                    hint_mask_png=None,
-                    model_path=model,
-                    output_format="png",
-                    background=None,
-                    max_pixels=MAX_PIXELS,
-                )
-            )
-            alpha = alphas[method] = decoded(result.data)[:, :, 3]
+            alpha, seconds = cut_alpha(data, method, model)
+            alphas[method] = alpha
             kept = [
                 name
                 for name, (x0, y0, x1, y1) in cutout.keep.items()

@@ -208,22 +208,24 @@ def box_mean(alpha: np.ndarray, box: tuple[int, int, int, int]) -> float:
     return float(alpha[y0:y1, x0:x1].mean())
 
 
+def assert_parts(alpha: np.ndarray, cutout: Cutout) -> None:
+    """The subject's parts kept (box mean alpha > 200), the background's dropped (< 30)."""
+    for part, box in cutout.keep.items():
+        assert box_mean(alpha, box) > 200, part
+    for part, box in cutout.drop.items():
+        assert box_mean(alpha, box) < 30, part
+
+
 def test_grabcut_keeps_the_astronauts_dark_collar_helmet_and_patches() -> None:
     astronaut = named("astronaut")
     alpha = cutout_alpha(astronaut)
-    for part, box in astronaut.keep.items():
-        assert box_mean(alpha, box) > 200, part
-    for part, box in astronaut.drop.items():
-        assert box_mean(alpha, box) < 30, part
+    assert_parts(alpha, astronaut)
 
 
 def test_grabcut_keeps_the_cats_ears_that_the_frame_cuts(u2netp: Path) -> None:
     chelsea = named("chelsea")
     alpha = cutout_alpha(chelsea)
-    for part, box in chelsea.keep.items():
-        assert box_mean(alpha, box) > 200, part
-    for part, box in chelsea.drop.items():
-        assert box_mean(alpha, box) < 30, part
+    assert_parts(alpha, chelsea)
     # The cat fills the frame on the left and at the bottom; the u2netp model's cut is the
     # reference for the whole subject (a margin taken as background gives 0.52).
     photo_png = png(photo(chelsea.name, chelsea.size))
@@ -237,10 +239,7 @@ def test_grabcut_leaves_a_detailed_background_out(name: str, u2netp: Path) -> No
     # must not pull them in.
     cutout = named(name)
     alpha = cutout_alpha(cutout)
-    for part, box in cutout.keep.items():
-        assert box_mean(alpha, box) > 200, part
-    for part, box in cutout.drop.items():
-        assert box_mean(alpha, box) < 30, part
+    assert_parts(alpha, cutout)
     photo_png = png(photo(cutout.name, cutout.size))
     reference, _ = cut(photo_png, method="model", model_path=str(u2netp))
     assert iou(alpha > 127, reference[:, :, 3] > 127) >= 0.85

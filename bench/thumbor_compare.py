@@ -22,7 +22,6 @@ import argparse
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from bench.common import (
     tree_cpu_seconds,
     versions,
 )
-from bench.serve_overhead import Server, free_port, login, served, wait_ready
+from bench.serve_overhead import Server, free_port, login, served, stop, wait_ready
 
 THUMBOR = "thumbor==7.8.0"
 VENV = Path.home() / ".cache" / "pix-erase-bench" / "thumbor-venv"
@@ -84,11 +83,7 @@ def thumbor(root: Path) -> Iterator[Server]:
         wait_ready(f"{base}/healthcheck", process, root / "thumbor.log")
         yield Server(base, process.pid)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 

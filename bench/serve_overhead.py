@@ -6,6 +6,10 @@ with ``?wait=30`` (one request answers with the finished task), download the res
 Each flow is timed next to a bare ``run_steps`` call on the same bytes in this process
 (interleaved), so the ratio says what the queue, the database, the storage and HTTP cost.
 
+The same resize also runs as a render URL after the upload (``GET .../render?w=2000&h=1500
+&q=90``, the one-request path for a cheap transform: no task, the answer is the result;
+unlike the task's result it carries no EXIF), interleaved with the other two.
+
     uv run python -m bench.serve_overhead [--n 20]
 """
 
@@ -38,6 +42,7 @@ from bench.common import (
     versions,
 )
 from pix_erase.processing import Resize, run_steps
+from pix_erase.processing.pipeline import DEFAULT_QUALITY
 
 MAX_PIXELS = 100_000_000
 OPERATION = {"type": "resize", "width": 2000, "height": 1500}
@@ -172,6 +177,19 @@ def flow(http: httpx.Client, photo: bytes) -> Flow:
     )
 
 
+def render_flow(http: httpx.Client, photo: bytes) -> tuple[float, float, bytes]:
+    """Upload, then the same resize as a render URL: (upload ms, render ms, result)."""
+    start = time.perf_counter()
+    upload = http.post("/api/v1/images", files={"file": ("photo.jpg", photo, "image/jpeg")})
+    upload.raise_for_status()
+    uploaded = time.perf_counter()
+    box = {"w": 2000, "h": 1500, "q": DEFAULT_QUALITY}  # OPERATION as a render
+    result = http.get(f"/api/v1/images/{upload.json()['id']}/render", params=box)
+    result.raise_for_status()
+    end = time.perf_counter()
+    return (uploaded - start) * 1e3, (end - uploaded) * 1e3, result.content
+
+
 def bare(photo: bytes) -> tuple[float, bytes]:
     step = Resize.model_validate(OPERATION)
     start = time.perf_counter()
@@ -195,14 +213,17 @@ def main() -> None:
         login(http)
         # The first job starts the worker pool's processes; report it, don't mix it in.
         cold = flow(http, photo).total
+        render_flow(http, photo)
         bare(photo)
         flows: list[Flow] = []
+        renders: list[tuple[float, float, bytes]] = []
         bares: list[float] = []
         for _ in range(args.n):
             flows.append(flow(http, photo))
+            renders.append(render_flow(http, photo))
             ms, expected = bare(photo)
             bares.append(ms)
-    for data in (flows[-1].result, expected):
+    for data in (flows[-1].result, renders[-1][2], expected):
         assert Image.open(io.BytesIO(data)).size == (2000, 1500)
 
     totals = [f.total for f in flows]
@@ -210,7 +231,15 @@ def main() -> None:
     rows += [["whole flow", *_p(totals)], ["bare run_steps", *_p(bares)]]
     ratio = [f"{percentile(totals, q) / percentile(bares, q):.1f}" for q in (0.5, 0.99)]
     rows.append(["ratio flow / bare", *ratio])
-    print(f"\n### {args.n} flows, interleaved with bare run_steps\n")
+    render_totals = [upload + render for upload, render, _ in renders]
+    rows += [
+        ["render URL flow: upload", *_p([upload for upload, _, _ in renders])],
+        ["render URL flow: GET render", *_p([render for _, render, _ in renders])],
+        ["render URL flow, whole", *_p(render_totals)],
+    ]
+    ratio = [f"{percentile(render_totals, q) / percentile(bares, q):.1f}" for q in (0.5, 0.99)]
+    rows.append(["ratio render URL flow / bare", *ratio])
+    print(f"\n### {args.n} flows of each kind, interleaved with bare run_steps\n")
     print(markdown_table(["stage", "p50 ms", "p99 ms"], rows))
     print(f"\nfirst flow (starts the worker processes): {fmt_ms(cold)} ms")
     print(f"{load_average()} at the end")

@@ -23,6 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from pix_erase.platform import sqlite_async
+
 log = structlog.get_logger(__name__)
 
 NAMING = {
@@ -88,7 +90,7 @@ def create_engine(
     that it raises `sqlalchemy.exc.TimeoutError`, which the API answers with a 503."""
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, **pool)
+        engine = create_async_engine(url, module=sqlite_async.dbapi(), **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **pool)

@@ -11,17 +11,27 @@ its place at the next job. Progress comes back over the same pipe: a job calls
 Pool processes (and the fork server that starts them) ignore SIGINT and SIGTERM: a
 signal sent to the service's process group is for the service, which decides what
 happens to the jobs (see `pool_child`).
+
+The parent talks over the pipe (a socket pair) on the event loop, through asyncio
+streams: no thread is woken per job, and a large source or result is written and read
+without blocking the loop. The child keeps `multiprocessing.connection.Connection`, whose
+framing the parent speaks: a 4-byte big-endian signed length, or -1 and an 8-byte length
+for messages over 2 GiB, then the pickle.
 """
 
 import asyncio
 import multiprocessing
 import os
+import pickle
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
@@ -42,10 +52,49 @@ class PoolProcessDied(RuntimeError):
     """The process running a job died (killed for memory, crashed) before answering."""
 
 
+_STREAM_LIMIT = 64 * 1024 * 1024  # read big results without pausing the socket
+
+
 @dataclass(eq=False)  # identity: a process is itself, whatever its fields
 class _Process:
     process: BaseProcess
     connection: Connection
+    streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The pipe as asyncio streams on the running loop (made once per loop)."""
+        loop = asyncio.get_running_loop()
+        if self.streams is None or self.loop is not loop:
+            sock = socket.socket(fileno=os.dup(self.connection.fileno()))
+            self.streams = await asyncio.open_unix_connection(sock=sock, limit=_STREAM_LIMIT)
+            self.loop = loop
+        return self.streams
+
+    def close(self) -> None:
+        """Close the pipe; on the loop that reads it (asyncio transports are not
+        thread-safe), or after that loop has ended."""
+        if self.streams is not None:
+            if self.loop is not None and not self.loop.is_closed():
+                self.streams[1].transport.abort()
+            self.streams = None
+        self.connection.close()
+
+
+async def _send(writer: asyncio.StreamWriter, message: Any) -> None:
+    payload = ForkingPickler.dumps(message)
+    size = len(payload)
+    writer.write(struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size))
+    writer.write(payload)
+    await writer.drain()
+
+
+async def _receive(reader: asyncio.StreamReader) -> Any:
+    (size,) = struct.unpack("!i", await reader.readexactly(4))
+    if size == -1:
+        (size,) = struct.unpack("!Q", await reader.readexactly(8))
+    # The pool's own process, trusted as multiprocessing's own `recv` trusts it.
+    return pickle.loads(await reader.readexactly(size))  # noqa: S301
 
 
 class ProcessPool:
@@ -59,8 +108,8 @@ class ProcessPool:
         self._busy: set[_Process] = set()
         self._lock = threading.Lock()
         self._slots = asyncio.Semaphore(self.processes)
-        # Each running job has one thread waiting on its pipe; a pool of its own so those
-        # never starve the default executor (storage I/O, uploads).
+        # Starting a process waits on the fork server: in threads of the pool's own, so
+        # that never starves the default executor (storage I/O, uploads).
         self._threads = ThreadPoolExecutor(self.processes + 1, thread_name_prefix=f"pool-{name}")
         self._closed = False
 
@@ -81,7 +130,7 @@ class ProcessPool:
     def _kill(self, item: _Process) -> None:
         item.process.kill()
         item.process.join(5)
-        item.connection.close()
+        item.close()
 
     async def _take(self) -> _Process:
         with self._lock:
@@ -94,26 +143,26 @@ class ProcessPool:
             self._busy.add(item)
         return item
 
-    def _converse(
+    async def _converse(
         self,
         item: _Process,
         job: tuple[Any, ...],
         on_progress: Callable[[float], None] | None,
     ) -> Any:
-        """In a thread: send the job, pass on its progress, return its outcome."""
+        """Send the job, pass on its progress, return its outcome."""
         try:
-            item.connection.send(job)
+            reader, writer = await item.open()
+            await _send(writer, job)
             while True:
-                ready = wait([item.connection, item.process.sentinel])
-                if item.connection not in ready:
-                    raise PoolProcessDied(f"pool process exited with {item.process.exitcode}")
-                message = item.connection.recv()
+                message = await _receive(reader)
                 if message[0] != PROGRESS:
                     return message
                 if on_progress is not None:
                     on_progress(message[1])
-        except (EOFError, OSError) as exc:
-            raise PoolProcessDied(f"pool process stopped: {exc!r}") from exc
+        except (asyncio.IncompleteReadError, OSError) as exc:
+            # It closed its end: it is gone or going; its exit code, when known soon.
+            await asyncio.get_running_loop().run_in_executor(None, item.process.join, 1)
+            raise PoolProcessDied(f"pool process exited with {item.process.exitcode}") from exc
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return await self.run_with_progress(None, fn, *args, **kwargs)
@@ -129,21 +178,11 @@ class ProcessPool:
         process (a fresh one replaces it); a process that dies raises `PoolProcessDied`."""
         if self._closed:
             raise PoolProcessDied("the process pool is closed")
-        loop = asyncio.get_running_loop()
-        forward = None
-        if on_progress is not None:
-            callback = on_progress
-
-            def forward(fraction: float) -> None:
-                loop.call_soon_threadsafe(callback, fraction)
-
         async with self._slots:
             item = await self._take()
             healthy = False
             try:
-                outcome, value, phases = await loop.run_in_executor(
-                    self._threads, self._converse, item, (fn, args, kwargs), forward
-                )
+                outcome, value, phases = await self._converse(item, (fn, args, kwargs), on_progress)
                 healthy = True
             finally:
                 with self._lock:
@@ -151,8 +190,10 @@ class ProcessPool:
                     if healthy and not self._closed:
                         self._idle.append(item)
                 if not healthy:
-                    # Cancelled or dead: the process may be mid-job; it goes.
-                    await loop.run_in_executor(None, self._kill, item)
+                    # Cancelled or dead: the process may be mid-job; it goes (reaped in a
+                    # thread: joining a killed process can take a moment).
+                    item.close()
+                    await asyncio.get_running_loop().run_in_executor(None, self._kill, item)
         if outcome != DONE:
             raise value
         record_phases(phases)  # decode / steps / encode become spans of the current trace
@@ -178,5 +219,5 @@ class ProcessPool:
             if item.process.is_alive():
                 item.process.kill()
                 item.process.join(5)
-            item.connection.close()
+            item.close()
         self._threads.shutdown(wait=False, cancel_futures=True)

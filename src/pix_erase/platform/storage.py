@@ -54,15 +54,18 @@ class LocalStorage:
     """Objects as files under one directory; writes are atomic (temp file + rename)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self._tmp = root / ".tmp"
+        self.root = root.resolve()
+        self._tmp = self.root / ".tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._prefix = f"{self.root}{os.sep}"
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        # Lexical, no system call: keys come from the service, and a key that climbs out
+        # of the root ("..", an absolute path) is refused.
+        path = os.path.normpath(os.path.join(self.root, key))
+        if not path.startswith(self._prefix):
             raise ValueError(f"bad storage key {key!r}")
-        return path
+        return Path(path)
 
     def _put_file(self, key: str, src: Path) -> None:
         dest = self._path(key)

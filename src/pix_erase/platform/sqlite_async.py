@@ -1,0 +1,132 @@
+"""SQLAlchemy's aiosqlite adapter with one thread hand-off per statement instead of four.
+
+aiosqlite runs each SQLite connection in a thread of its own, and SQLAlchemy's adapter
+awaits that thread for every cursor call (make the cursor, execute, fetch the rows, close
+the cursor) and for every commit and rollback, even when nothing was written (the pool
+rolls back each connection it takes back). Each hand-off wakes the thread and then the
+event loop, which costs more CPU than the statement itself on the small indexed reads a
+request makes. Here a statement is one function run in the connection's thread, its rows
+coming back with it, and a commit or rollback outside a transaction is skipped.
+
+Transactions, isolation, errors and the pool stay SQLAlchemy's and aiosqlite's. No library
+offers this; it subclasses SQLAlchemy's adapter classes and is given to the engine as its
+DBAPI module by `platform.db.create_engine`.
+"""
+
+import collections
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+_Outcome = tuple[Any, int, int | None, list[Any] | None]
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    """In the connection's thread: the whole statement, its rows included."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else None
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A cursor whose statement is one call into the connection's thread."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]  # no sqlite3 cursor outlives a call
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
+        async with self._adapt_connection._execute_mutex:
+            connection = self._connection
+            outcome: _Outcome = await connection._execute(
+                _run, connection._conn, operation, parameters, many
+            )
+        self._description, self._rowcount, self._lastrowid, rows = outcome
+        self._rows = collections.deque(rows or ())
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._call(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._call(operation, seq_of_parameters, many=True)
+
+
+class _Connection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneHopCursor
+
+    def _in_transaction(self) -> bool:
+        # Read while the connection's thread is idle (every call into it has returned):
+        # a plain flag of SQLite's, safe to read from the event loop.
+        connection: sqlite3.Connection | None = self._connection._connection
+        return connection is not None and connection.in_transaction
+
+    def commit(self) -> None:
+        if self._in_transaction():  # a read-only transaction has nothing to commit
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._in_transaction():  # nor to roll back (the pool's reset on return)
+            super().rollback()
+
+
+class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> _Connection:
+        adapted = super().connect(*arg, **kw)
+        return _Connection(self, adapted._connection)
+
+
+def dbapi() -> Any:
+    """The DBAPI module for `create_async_engine(..., module=dbapi())` on SQLite."""
+    return _DBAPI(aiosqlite, sqlite3)

@@ -1,6 +1,6 @@
 """`LIMIT_CONCURRENCY` on a real `pix-erase serve`: a connection that would make that many
-open connections gets a 503 at once (uvicorn's own plain-text answer: the app never sees
-the request), and requests are served again as soon as a connection closes. Idle
+open connections gets a 503 at once (in the error envelope, though the app never sees the
+request), and requests are served again as soon as a connection closes. Idle
 keep-alive connections are what a crowd of clients holds."""
 
 import asyncio
@@ -49,6 +49,8 @@ async def test_past_the_limit_a_request_gets_503_until_a_connection_closes(port:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         refused = await client.get("/health/live")
         assert refused.status_code == 503
+        assert refused.json()["code"] == "server_busy"
+        assert refused.headers["retry-after"] == "1"
         for _, writer in held:
             writer.close()
             await writer.wait_closed()

@@ -6,6 +6,7 @@ waits for a state (an answer, a closed connection) and bounds how long it waits.
 """
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -74,6 +75,20 @@ async def test_oversized_headers_are_refused(base: tuple[str, int]) -> None:
     )
     # A 400, or the connection dropped before the whole answer arrived: never a 200.
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
+async def test_a_request_the_server_cannot_parse_is_a_400_in_the_error_envelope(
+    base: tuple[str, int],
+) -> None:
+    answer = await exchange(base[1], b"GET /health/live HTTP/1.1\r\nHost x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body) == {
+        "code": "bad_request",
+        "message": "Invalid HTTP request received.",
+        "details": None,
+    }
 
 
 async def test_a_head_just_under_the_limit_is_served_with_its_body_in_the_same_write(

@@ -13,13 +13,20 @@ accept headers of any size, no timer covers a request's headers, and
 - idle keep-alive connections closed after `keep_alive_timeout_seconds`;
 - forwarded headers believed only from the `FORWARDED_ALLOW_IPS` proxies.
 
+The answers uvicorn gives without the app (a 400 for a head it cannot parse or that is too
+large, the 503 past the limit) are in the API's error envelope, `{"code", "message",
+"details"}`, like every other error, instead of uvicorn's plain text.
+
 Request bodies have their own limits, in the app (`pix_erase.platform.body_limits`).
 """
 
 import asyncio
+import json
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from pix_erase.setup.config import ServerSettings
 
@@ -36,6 +43,25 @@ def uvicorn_options(server: ServerSettings) -> dict[str, Any]:
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
     }
+
+
+def _envelope(code: str, message: str) -> bytes:
+    return json.dumps({"code": code, "message": message, "details": None}).encode()
+
+
+_BUSY = _envelope("server_busy", "The server has all the connections it takes; try again shortly.")
+
+
+async def _busy(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 503 past `limit_concurrency`, answered without the app."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_BUSY)).encode()),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": _BUSY, "more_body": False})
 
 
 def guarded_httptools(header_timeout: float, max_header_bytes: int) -> type[HttpToolsProtocol]:
@@ -91,6 +117,23 @@ def guarded_httptools(header_timeout: float, max_header_bytes: int) -> type[Http
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            body = _envelope("bad_request", msg)
+            head = [b"HTTP/1.1 400 Bad Request\r\n"]
+            head += [
+                name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+            ]
+            head += [
+                b"content-type: application/json\r\n",
+                b"content-length: " + str(len(body)).encode() + b"\r\n",
+                b"connection: close\r\n\r\n",
+            ]
+            self.transport.write(b"".join([*head, body]))
+            self.transport.close()
+
+        def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+            super()._start_asgi_task(cycle, _busy if app is service_unavailable else app)  # type: ignore[arg-type]
 
         def _arm(self) -> None:
             self._disarm()

@@ -93,7 +93,7 @@ class ImageService:
             raise
         key = image.storage_key
         self.uow.on_rollback(lambda: self.services.storage.delete(key))
-        return await self.images.add(image)
+        return await self.images.insert(image)
 
     def content(self, image: Image) -> AsyncIterator[bytes]:
         return self.services.storage.stream(image.storage_key)

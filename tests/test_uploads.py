@@ -1,5 +1,6 @@
 """receive_file on a body that arrives in many pieces, as a real server delivers it."""
 
+import asyncio
 import hashlib
 import random
 from collections.abc import AsyncIterator
@@ -55,4 +56,27 @@ async def test_a_file_over_the_limit_after_some_blocks_leaves_no_staging_file(
     with pytest.raises(AppError) as refused:
         await receive_file(content_type, pieces(body, [65536], reuse=False), dest, limit=2 * BLOCK)
     assert refused.value.status == 413
+    assert not dest.exists()
+
+
+async def test_an_upload_cancelled_while_a_block_is_written_leaves_no_staging_file(
+    tmp_path: Path,
+) -> None:
+    body, content_type = multipart(("file", "p.bin", bytes(3 * BLOCK)))
+    stalled = asyncio.Event()
+
+    async def first_blocks_then_silence() -> AsyncIterator[bytes]:
+        async for piece in pieces(body[: 2 * BLOCK + 100], [256000], reuse=False):
+            yield piece
+        stalled.set()
+        await asyncio.Event().wait()  # the client stops sending
+
+    dest = tmp_path / "staged"
+    upload = asyncio.create_task(
+        receive_file(content_type, first_blocks_then_silence(), dest, limit=4 * BLOCK)
+    )
+    await stalled.wait()
+    upload.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upload
     assert not dest.exists()

@@ -5,9 +5,10 @@ Starlette's form parser spools each file to a temporary file of its own (one wri
 through a thread per network chunk), which the upload then had to read back to hash it
 and copy it to staging: the bytes crossed the disk twice. Here python-multipart's
 streaming parser hands over the file's bytes as they arrive; views of them (no copy) are
-gathered into blocks of `BLOCK` bytes, and a thread hashes and writes each block (one
-hop per block, the event loop never waits on the disk). The staging file is opened by
-the first block's hop and closed by the last one's, so a small file costs one hop.
+gathered into blocks of `BLOCK` bytes, and a thread hashes and writes each block while
+the next one arrives (one hop per block, the event loop never waits on the disk). The
+staging file is opened by the first block's hop and closed by the last one's, so a small
+file costs one hop.
 """
 
 import asyncio
@@ -181,13 +182,18 @@ async def receive_file(
     except ValueError as exc:
         raise malformed("Invalid multipart boundary.") from exc
     staging = _Staging(dest)
+    # The block being hashed and written while the next one arrives: at most one, so
+    # the blocks reach the file in order and no more than two are held in memory.
+    writing: asyncio.Future[None] | None = None
     try:
         try:
             async for chunk in stream:
                 # The parts keep views of the chunk: it must not change later.
                 parser.write(chunk if type(chunk) is bytes else bytes(chunk))
                 if parts.pending_bytes >= BLOCK:
-                    await _flush(staging, parts, last=False)
+                    if writing is not None:
+                        await writing
+                    writing = _flush(staging, parts, last=False)
             parser.finalize()
         except FormParserError as exc:
             raise malformed("Invalid multipart data.") from exc
@@ -197,8 +203,12 @@ async def receive_file(
             raise AppError("missing_file", "The multipart field `file` is missing.", 422)
         if parts.size == 0:
             raise AppError("empty_upload", "The uploaded file is empty.", 422)
+        if writing is not None:
+            await writing
         await _flush(staging, parts, last=True)
     except BaseException:
+        if writing is not None:  # its outcome no longer matters; discard waits for it
+            writing.add_done_callback(_ignore_outcome)
         await asyncio.to_thread(staging.discard)
         raise
     return Received(dest, parts.size, staging.digest.hexdigest(), parts.filename)
@@ -219,6 +229,13 @@ def _parser(boundary: bytes, parts: _Parts) -> MultipartParser:
     )
 
 
-async def _flush(staging: _Staging, parts: _Parts, *, last: bool) -> None:
+def _flush(staging: _Staging, parts: _Parts, *, last: bool) -> asyncio.Future[None]:
+    """Hand the pending block to a thread that hashes and writes it."""
     block, parts.pending, parts.pending_bytes = parts.pending, [], 0
-    await asyncio.to_thread(staging.write, block, last)
+    loop = asyncio.get_running_loop()
+    return loop.run_in_executor(None, staging.write, block, last)
+
+
+def _ignore_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -7,6 +7,7 @@ import httpx
 from fastapi import FastAPI
 from PIL import Image
 
+from pix_erase.setup.config import Settings
 from tests.conftest import (
     UserClient,
     encode,
@@ -45,6 +46,11 @@ async def test_content_is_the_uploaded_bytes_with_type_and_etag(user: UserClient
     )
     assert cached.status_code == 304
     assert cached.content == b""
+
+
+async def test_a_stored_upload_leaves_no_staging_file(user: UserClient, settings: Settings) -> None:
+    await user.upload_ok(encode(sample_rgb(), "JPEG"), "photo.jpg")
+    assert not list((settings.app.data_dir / "uploads").iterdir())
 
 
 async def test_exif_as_json_and_empty_when_none(user: UserClient) -> None:

@@ -61,7 +61,8 @@ class ImageService:
         return await self.images.list_owned(owner.id, limit, offset)
 
     async def upload(self, owner: User, received: Received) -> Image:
-        """Check the staged upload, store it and add its row; the staging file goes."""
+        """Check the staged upload, store it and add its row; the staging file goes (the
+        storage consumes it; if anything fails first, it is removed here)."""
         settings = self.services.settings.app
         staged = received.path
         try:
@@ -87,11 +88,12 @@ class ImageService:
             )
             image.storage_key = image_key(owner.id, image.id)
             await self.services.storage.put_file(image.storage_key, staged, info.content_type)
-        finally:
+        except BaseException:
             await asyncio.to_thread(staged.unlink, missing_ok=True)
+            raise
         key = image.storage_key
         self.uow.on_rollback(lambda: self.services.storage.delete(key))
-        return await self.images.add(image)
+        return await self.images.insert(image)
 
     def content(self, image: Image) -> AsyncIterator[bytes]:
         return self.services.storage.stream(image.storage_key)

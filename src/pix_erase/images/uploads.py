@@ -4,14 +4,17 @@ written to a staging file in the same pass.
 Starlette's form parser spools each file to a temporary file of its own (one write
 through a thread per network chunk), which the upload then had to read back to hash it
 and copy it to staging: the bytes crossed the disk twice. Here python-multipart's
-streaming parser hands over the file's bytes as they arrive; they are gathered into
-blocks of `BLOCK` bytes, and a thread hashes and writes each block (one hop per block,
-the event loop never waits on the disk).
+streaming parser hands over the file's bytes as they arrive; views of them (no copy) are
+gathered into blocks of `BLOCK` bytes, and a thread hashes and writes each block while
+the next one arrives (one hop per block, the event loop never waits on the disk). The
+staging file is opened by the first block's hop and closed by the last one's, so a small
+file costs one hop.
 """
 
 import asyncio
 import codecs
 import hashlib
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +72,8 @@ class _Parts:
     found: bool = False
     ended: bool = False  # the closing boundary came
     size: int = 0
-    pending: bytearray = field(default_factory=bytearray)
+    pending: list[memoryview] = field(default_factory=list)  # not yet written
+    pending_bytes: int = 0
 
     def on_part_begin(self) -> None:
         self.disposition, self.in_file, self.field_bytes = b"", False, 0
@@ -110,16 +114,41 @@ class _Parts:
             self.size += end - start
             if self.size > self.limit:
                 raise too_large(self.limit)
-            self.pending += memoryview(data)[start:end]
+            # A view, not a copy: the parser passes the chunk it was given (bytes, which
+            # never change) or its own boundary constant.
+            self.pending.append(memoryview(data)[start:end])
+            self.pending_bytes += end - start
         else:
             self.field_bytes += end - start
             if self.field_bytes > MAX_FIELD_BYTES:
                 raise malformed(f"Part exceeded maximum size of {MAX_FIELD_BYTES // 1024}KB.")
 
 
-def _write(out: BinaryIO, digest: "hashlib._Hash", block: bytearray) -> None:
-    digest.update(block)
-    out.write(block)
+class _Staging:
+    """The staging file and the hash of what went into it; its methods run in a thread."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self.out: BinaryIO | None = None
+        self.digest = hashlib.sha256()
+        # A cancelled upload discards the file while a write may still be running.
+        self.lock = threading.Lock()
+
+    def write(self, block: list[memoryview], last: bool) -> None:
+        with self.lock:
+            if self.out is None:
+                self.out = self.dest.open("wb")
+            for view in block:
+                self.digest.update(view)
+            self.out.writelines(block)
+            if last:
+                self.out.close()
+
+    def discard(self) -> None:
+        with self.lock:
+            if self.out is not None:
+                self.out.close()
+            self.dest.unlink(missing_ok=True)
 
 
 async def receive_file(
@@ -152,30 +181,37 @@ async def receive_file(
         parser = _parser(boundary, parts)
     except ValueError as exc:
         raise malformed("Invalid multipart boundary.") from exc
-    digest = hashlib.sha256()
-    out = await asyncio.to_thread(dest.open, "wb")
+    staging = _Staging(dest)
+    # The block being hashed and written while the next one arrives: at most one, so
+    # the blocks reach the file in order and no more than two are held in memory.
+    writing: asyncio.Future[None] | None = None
     try:
         try:
             async for chunk in stream:
-                parser.write(chunk)
-                if len(parts.pending) >= BLOCK:
-                    await _flush(out, digest, parts)
+                # The parts keep views of the chunk: it must not change later.
+                parser.write(chunk if type(chunk) is bytes else bytes(chunk))
+                if parts.pending_bytes >= BLOCK:
+                    if writing is not None:
+                        await writing
+                    writing = _flush(staging, parts, last=False)
             parser.finalize()
         except FormParserError as exc:
             raise malformed("Invalid multipart data.") from exc
         if not parts.ended:  # a cut-off body is not a shorter file
             raise malformed("The multipart body ended before its closing boundary.")
-        await _flush(out, digest, parts)
-        await asyncio.to_thread(out.close)
         if not parts.found:
             raise AppError("missing_file", "The multipart field `file` is missing.", 422)
         if parts.size == 0:
             raise AppError("empty_upload", "The uploaded file is empty.", 422)
+        if writing is not None:
+            await writing
+        await _flush(staging, parts, last=True)
     except BaseException:
-        out.close()
-        await asyncio.to_thread(dest.unlink, missing_ok=True)
+        if writing is not None:  # its outcome no longer matters; discard waits for it
+            writing.add_done_callback(_ignore_outcome)
+        await asyncio.to_thread(staging.discard)
         raise
-    return Received(dest, parts.size, digest.hexdigest(), parts.filename)
+    return Received(dest, parts.size, staging.digest.hexdigest(), parts.filename)
 
 
 def _parser(boundary: bytes, parts: _Parts) -> MultipartParser:
@@ -193,7 +229,13 @@ def _parser(boundary: bytes, parts: _Parts) -> MultipartParser:
     )
 
 
-async def _flush(out: BinaryIO, digest: "hashlib._Hash", parts: _Parts) -> None:
-    if parts.pending:
-        block, parts.pending = parts.pending, bytearray()
-        await asyncio.to_thread(_write, out, digest, block)
+def _flush(staging: _Staging, parts: _Parts, *, last: bool) -> asyncio.Future[None]:
+    """Hand the pending block to a thread that hashes and writes it."""
+    block, parts.pending, parts.pending_bytes = parts.pending, [], 0
+    loop = asyncio.get_running_loop()
+    return loop.run_in_executor(None, staging.write, block, last)
+
+
+def _ignore_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -17,7 +17,8 @@ CHUNK = 1024 * 1024
 
 class Storage(Protocol):
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
-        """Store the file at `path` (consumed: it may be moved) under `key`."""
+        """Store the file at `path` under `key`; the file is consumed (moved, or removed
+        once stored)."""
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 

@@ -14,9 +14,10 @@ happens to the jobs (see `pool_child`).
 
 The parent talks over the pipe (a socket pair) on the event loop, through asyncio
 streams: no thread is woken per job, and a large source or result is written and read
-without blocking the loop. The child keeps `multiprocessing.connection.Connection`, whose
-framing the parent speaks: a 4-byte big-endian signed length, or -1 and an 8-byte length
-for messages over 2 GiB, then the pickle.
+without blocking the loop. Both sides speak `multiprocessing.connection.Connection`'s
+framing (a 4-byte big-endian signed length, or -1 and an 8-byte length for messages over
+2 GiB, then the pickle): the child reads with a `Connection`, and each side writes a
+message in one piece (`pool_child.frame`), so the other wakes once for it.
 """
 
 import asyncio
@@ -31,13 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from multiprocessing.reduction import ForkingPickler
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
 from pix_erase.platform.observability.tracing import record_phases
-from pix_erase.platform.pool_child import DONE, PROGRESS, report_progress, serve
+from pix_erase.platform.pool_child import DONE, PROGRESS, frame, report_progress, serve
 from pix_erase.processing.progress import ProgressCallback
 
 P = ParamSpec("P")
@@ -82,10 +82,7 @@ class _Process:
 
 
 async def _send(writer: asyncio.StreamWriter, message: Any) -> None:
-    payload = ForkingPickler.dumps(message)
-    size = len(payload)
-    writer.write(struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size))
-    writer.write(payload)
+    writer.write(frame(message))
     await writer.drain()
 
 

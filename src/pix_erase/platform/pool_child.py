@@ -7,9 +7,12 @@ parent that decides whether a job finishes, is cancelled or is re-queued — a j
 never die of a signal meant for its parent.
 """
 
+import os
 import signal
+import struct
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from pix_erase.processing.phases import collect
@@ -27,10 +30,25 @@ def ignore_stop_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def frame(message: Any) -> bytes:
+    """A message as `Connection.recv` reads it, in one piece: one write, one wake-up of
+    the reader (`Connection.send` writes a large message's length and body apart)."""
+    payload = ForkingPickler.dumps(message)
+    size = len(payload)
+    header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
+    return header + payload
+
+
+def _send(connection: Connection, message: Any) -> None:
+    data = memoryview(frame(message))
+    while data:
+        data = data[os.write(connection.fileno(), data) :]
+
+
 def report_progress(fraction: float) -> None:
     """Called inside a pool process by the running job; a no-op outside the pool."""
     if _connection is not None:
-        _connection.send((PROGRESS, fraction))
+        _send(_connection, (PROGRESS, fraction))
 
 
 def _outcome(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -61,6 +79,6 @@ def serve(connection: Connection) -> None:
         finally:
             _connection = None
         try:
-            connection.send(outcome)
+            _send(connection, outcome)
         except Exception as exc:  # e.g. an exception that does not pickle
-            connection.send((FAILED, RuntimeError(f"{type(exc).__name__}: {exc}"), []))
+            _send(connection, (FAILED, RuntimeError(f"{type(exc).__name__}: {exc}"), []))

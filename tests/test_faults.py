@@ -262,6 +262,54 @@ async def test_sigterm_lets_a_running_task_finish_within_the_grace(
     await assert_no_orphans(api)
 
 
+async def test_a_worker_holds_two_tasks_per_image_process_and_leaves_the_rest_queued(
+    user: UserClient, api: FastAPI, workers: Workers
+) -> None:
+    worker = workers.start()  # one image process
+    sources = [await user.upload_ok(photo_png(64, 48), f"{n}.png") for n in range(4)]
+    frozen = await freeze_image_work(user, worker)
+    try:
+        ids = [await submit(user, source["id"], GRAY) for source in sources]
+        # The first is in the (frozen) process, the second is ready for it; the others wait
+        # in Redis, free for any other worker.
+        await wait_for_status(user, ids[0], "running")
+        await wait_for_status(user, ids[1], "running")
+        for task_id in ids[2:]:
+            assert (await user.get(f"/api/v1/tasks/{task_id}")).json()["status"] == "queued"
+    finally:
+        thaw(frozen)
+    for task_id in ids:
+        await wait_for_status(user, task_id, "succeeded")
+    await assert_no_orphans(api)
+
+
+async def test_a_task_storing_its_result_does_not_keep_the_next_one_queued(
+    user: UserClient, api: FastAPI, workers: Workers
+) -> None:
+    from sqlalchemy import text
+
+    from tests.conftest import services_of
+
+    sources = [await user.upload_ok(photo_png(64, 48), f"{n}.png") for n in range(3)]
+    workers.start()  # one image process: it holds two tasks that still need it
+    async with services_of(api).sessionmaker() as session:
+        # Until this transaction ends, no task can add its result's row (reading images
+        # and writing tasks still work): the first two tasks finish their image work and
+        # then wait to store it.
+        await session.execute(text("LOCK TABLE images IN SHARE MODE"))
+        try:
+            ids = [await submit(user, source["id"], GRAY) for source in sources]
+            # The third starts although the first two still run: they no longer need the
+            # image process, so it does not sit idle while a task waits in Redis.
+            for task_id in ids:
+                await wait_for_status(user, task_id, "running")
+        finally:
+            await session.rollback()
+    for task_id in ids:
+        await wait_for_status(user, task_id, "succeeded")
+    await assert_no_orphans(api)
+
+
 async def test_redis_down_then_back(
     user: UserClient, api: FastAPI, workers: Workers, backends: ProductionBackends
 ) -> None:

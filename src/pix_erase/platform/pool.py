@@ -14,6 +14,7 @@ happens to the jobs (see `pool_child`).
 """
 
 import asyncio
+import contextvars
 import multiprocessing
 import os
 import threading
@@ -36,6 +37,13 @@ R = TypeVar("R")
 log = structlog.get_logger(__name__)
 
 __all__ = ["PoolProcessDied", "ProcessPool", "report_progress"]
+
+
+# Called after each job that the current context (one task) sent here has ended: the
+# worker then takes its next task while this one stores its result.
+after_job: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "after_job", default=None
+)
 
 
 class PoolProcessDied(RuntimeError):
@@ -153,6 +161,9 @@ class ProcessPool:
                 if not healthy:
                     # Cancelled or dead: the process may be mid-job; it goes.
                     await loop.run_in_executor(None, self._kill, item)
+                done = after_job.get()
+                if done is not None:
+                    done()
         if outcome != DONE:
             raise value
         record_phases(phases)  # decode / steps / encode become spans of the current trace

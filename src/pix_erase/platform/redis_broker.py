@@ -16,6 +16,9 @@ pass `idle_timeout`, which runs them twice. This subclass changes `listen` so th
   (`done_with_process`) stays held until it ends, but no longer keeps the next one in
   Redis while a process is free;
 - a Redis outage makes `listen` wait and retry instead of ending the worker.
+
+A task's outcome lives in its database row, so no taskiq result backend keeps a copy
+(that would be one more Redis write per task).
 """
 
 import asyncio
@@ -30,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisStreamBroker
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +77,6 @@ class ReliableStreamBroker(RedisStreamBroker):
         self._held: dict[str, _Held] = {}
         self.max_waiting: int | None = None  # the worker sets it (see `done_with_process`)
         self._room = asyncio.Event()
-        self.with_result_backend(RedisAsyncResultBackend(url, result_ex_time=3600))
 
     async def ping(self) -> None:
         async with Redis(connection_pool=self.connection_pool) as redis:

@@ -382,6 +382,34 @@ async def test_postgres_down_then_back(
     await assert_no_orphans(api)
 
 
+async def test_a_database_connection_lost_in_use_counts_as_the_database_down(
+    backends: ProductionBackends,
+) -> None:
+    from sqlalchemy import text
+
+    from pix_erase.platform.db import create_engine
+    from pix_erase.platform.faults import BACKEND_DOWN
+
+    engine = create_engine(backends.postgres.url)
+    try:
+        async with engine.connect() as victim, engine.connect() as killer:
+            pid = await victim.scalar(text("SELECT pg_backend_pid()"))
+            running = asyncio.create_task(victim.execute(text("SELECT pg_sleep(60)")))
+            state = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(1000):  # until the statement runs
+                if await killer.scalar(state, {"pid": pid}) == "active":
+                    break
+                await asyncio.sleep(0.02)
+            # As a server restart would: the connection dies in the middle of a statement.
+            await killer.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+            with pytest.raises(BACKEND_DOWN):  # a 503, or a task put back: never a 500
+                await running
+        async with engine.connect() as fresh:  # the pool replaced the lost connection
+            assert await fresh.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_a_large_upload_goes_to_s3_in_parts_and_comes_back_whole(
     user: UserClient, api: FastAPI, fault_settings: Settings
 ) -> None:

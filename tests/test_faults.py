@@ -262,6 +262,54 @@ async def test_sigterm_lets_a_running_task_finish_within_the_grace(
     await assert_no_orphans(api)
 
 
+async def test_a_worker_holds_two_tasks_per_image_process_and_leaves_the_rest_queued(
+    user: UserClient, api: FastAPI, workers: Workers
+) -> None:
+    worker = workers.start()  # one image process
+    sources = [await user.upload_ok(photo_png(64, 48), f"{n}.png") for n in range(4)]
+    frozen = await freeze_image_work(user, worker)
+    try:
+        ids = [await submit(user, source["id"], GRAY) for source in sources]
+        # The first is in the (frozen) process, the second is ready for it; the others wait
+        # in Redis, free for any other worker.
+        await wait_for_status(user, ids[0], "running")
+        await wait_for_status(user, ids[1], "running")
+        for task_id in ids[2:]:
+            assert (await user.get(f"/api/v1/tasks/{task_id}")).json()["status"] == "queued"
+    finally:
+        thaw(frozen)
+    for task_id in ids:
+        await wait_for_status(user, task_id, "succeeded")
+    await assert_no_orphans(api)
+
+
+async def test_a_task_storing_its_result_does_not_keep_the_next_one_queued(
+    user: UserClient, api: FastAPI, workers: Workers
+) -> None:
+    from sqlalchemy import text
+
+    from tests.conftest import services_of
+
+    sources = [await user.upload_ok(photo_png(64, 48), f"{n}.png") for n in range(3)]
+    workers.start()  # one image process: it holds two tasks that still need it
+    async with services_of(api).sessionmaker() as session:
+        # Until this transaction ends, no task can add its result's row (reading images
+        # and writing tasks still work): the first two tasks finish their image work and
+        # then wait to store it.
+        await session.execute(text("LOCK TABLE images IN SHARE MODE"))
+        try:
+            ids = [await submit(user, source["id"], GRAY) for source in sources]
+            # The third starts although the first two still run: they no longer need the
+            # image process, so it does not sit idle while a task waits in Redis.
+            for task_id in ids:
+                await wait_for_status(user, task_id, "running")
+        finally:
+            await session.rollback()
+    for task_id in ids:
+        await wait_for_status(user, task_id, "succeeded")
+    await assert_no_orphans(api)
+
+
 async def test_redis_down_then_back(
     user: UserClient, api: FastAPI, workers: Workers, backends: ProductionBackends
 ) -> None:
@@ -332,6 +380,34 @@ async def test_postgres_down_then_back(
     task_id = await submit(user, source["id"], GRAY)
     await wait_for_status(user, task_id, "succeeded")
     await assert_no_orphans(api)
+
+
+async def test_a_database_connection_lost_in_use_counts_as_the_database_down(
+    backends: ProductionBackends,
+) -> None:
+    from sqlalchemy import text
+
+    from pix_erase.platform.db import create_engine
+    from pix_erase.platform.faults import BACKEND_DOWN
+
+    engine = create_engine(backends.postgres.url)
+    try:
+        async with engine.connect() as victim, engine.connect() as killer:
+            pid = await victim.scalar(text("SELECT pg_backend_pid()"))
+            running = asyncio.create_task(victim.execute(text("SELECT pg_sleep(60)")))
+            state = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(1000):  # until the statement runs
+                if await killer.scalar(state, {"pid": pid}) == "active":
+                    break
+                await asyncio.sleep(0.02)
+            # As a server restart would: the connection dies in the middle of a statement.
+            await killer.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+            with pytest.raises(BACKEND_DOWN):  # a 503, or a task put back: never a 500
+                await running
+        async with engine.connect() as fresh:  # the pool replaced the lost connection
+            assert await fresh.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
 
 
 async def test_a_large_upload_goes_to_s3_in_parts_and_comes_back_whole(

@@ -24,6 +24,7 @@ from pix_erase.platform.db import transaction
 from pix_erase.platform.faults import UNAVAILABLE
 from pix_erase.platform.observability.metrics import WORKER_INFO
 from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
+from pix_erase.platform.pool import after_job
 from pix_erase.platform.redis_broker import ReliableStreamBroker
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.repository import TaskRepository
@@ -40,6 +41,11 @@ async def run_task(
     context: Annotated[Context, TaskiqDepends()],
 ) -> str | None:
     """Run one task; returns its outcome ("succeeded", "failed"), None when skipped."""
+    broker = context.broker
+    if isinstance(broker, ReliableStreamBroker):
+        # Once its image work is done, the worker may take the next task from Redis.
+        taskiq_id = context.message.task_id
+        after_job.set(lambda: broker.done_with_process(taskiq_id))
     try:
         return await TaskRunner(services, TASK_HANDLERS).run(uuid.UUID(task_id))
     except asyncio.CancelledError:
@@ -116,11 +122,14 @@ async def run_worker(settings: Settings, processes: int) -> None:
         raise SystemExit("pix-erase worker needs REDIS_URL (serve runs tasks in-process)")
     register_tasks(broker, services)
     grace = settings.app.shutdown_grace_seconds
+    # Twice the pool's worth of tasks that still need a process (each process has its next
+    # task ready, its source read, when it frees), and up to twice that many in all (tasks
+    # whose image work is done store their results meanwhile). Held tasks keep their
+    # claim, so none is lost.
+    broker.max_waiting = 2 * processes
     receiver = Receiver(
         broker,
-        # Twice the pool: while one task reads or writes S3 and the database, another
-        # can use its process. Held tasks keep their claim, so none is lost.
-        max_async_tasks=2 * processes,
+        max_async_tasks=4 * processes,
         max_prefetch=0,
         propagate_exceptions=False,
         wait_tasks_timeout=grace,

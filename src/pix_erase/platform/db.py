@@ -2,8 +2,18 @@
 
 The same models and migrations run on SQLite (embedded) and PostgreSQL (production).
 Repositories flush, never commit: the request or task wrapper owns the transaction.
+
+On PostgreSQL a pooled connection that has been idle for `PING_AFTER_IDLE_SECONDS` is
+pinged before use, and replaced if the server has gone (restarted, failed over). One
+that was in use just before is not: pinging costs three round trips (asyncpg's ping
+opens and rolls back a transaction), more than a short request's own work. If the
+server restarts within that second, the first statement on such a connection fails
+(a 503, or a task put back to wait) and the pool then replaces all its connections. A
+connection lost in use raises `OperationalError`, what the service treats as "backend
+down" (asyncpg's own error would pass for a bug: a 500, a failed task).
 """
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,7 +22,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,12 +32,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 from pix_erase.platform import sqlite_async
 
 log = structlog.get_logger(__name__)
+PING_AFTER_IDLE_SECONDS = 1.0
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -93,7 +106,35 @@ def create_engine(
         engine = create_async_engine(url, module=sqlite_async.dbapi(), **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **pool)
+    engine = create_async_engine(url, **pool)
+    dialect = engine.dialect
+
+    def returned(_: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def ping_if_idle(
+        dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, _: PoolProxiedConnection
+    ) -> None:
+        returned_at = record.info.get("returned_at")  # none yet: it has just connected
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # gone: the pool connects anew (up to three times)
+            raise DisconnectionError(str(exc)) from exc
+
+    def lost_is_down(context: ExceptionContext) -> BaseException | None:
+        error, lost = context.sqlalchemy_exception, context.original_exception
+        if context.is_disconnect and type(error) is DBAPIError:
+            return OperationalError(
+                error.statement, error.params, lost, connection_invalidated=True
+            )
+        return None
+
+    event.listen(engine.sync_engine, "handle_error", lost_is_down)
+    event.listen(engine.sync_engine, "checkin", returned)
+    event.listen(engine.sync_engine, "checkout", ping_if_idle)
+    return engine
 
 
 SessionMaker = async_sessionmaker[AsyncSession]

@@ -21,6 +21,7 @@ message in one piece (`pool_child.frame`), so the other wakes once for it.
 """
 
 import asyncio
+import contextvars
 import multiprocessing
 import os
 import pickle
@@ -46,6 +47,13 @@ R = TypeVar("R")
 log = structlog.get_logger(__name__)
 
 __all__ = ["PoolProcessDied", "ProcessPool", "report_progress"]
+
+
+# Called after each job that the current context (one task) sent here has ended: the
+# worker then takes its next task while this one stores its result.
+after_job: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "after_job", default=None
+)
 
 
 class PoolProcessDied(RuntimeError):
@@ -191,6 +199,9 @@ class ProcessPool:
                     # thread: joining a killed process can take a moment).
                     item.close()
                     await asyncio.get_running_loop().run_in_executor(None, self._kill, item)
+                done = after_job.get()
+                if done is not None:
+                    done()
         if outcome != DONE:
             raise value
         record_phases(phases)  # decode / steps / encode become spans of the current trace

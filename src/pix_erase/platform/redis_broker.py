@@ -11,7 +11,14 @@ pass `idle_timeout`, which runs them twice. This subclass changes `listen` so th
   waits or runs, so only the messages of dead workers ever pass the idle timeout;
 - on shutdown, messages still held are put back on the stream (XADD, then XACK of the
   old entry), so the next worker starts them at once instead of after the timeout;
+- with `max_waiting` set, it reads a new message only while fewer than that many held
+  messages still wait for or use an image process: a task whose image work is done
+  (`done_with_process`) stays held until it ends, but no longer keeps the next one in
+  Redis while a process is free;
 - a Redis outage makes `listen` wait and retry instead of ending the worker.
+
+A task's outcome lives in its database row, so no taskiq result backend keeps a copy
+(that would be one more Redis write per task).
 """
 
 import asyncio
@@ -26,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisStreamBroker
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +44,9 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 class _Held:
     stream: str
     data: bytes
+    task_id: str | None
     heartbeat: "asyncio.Task[None]" = field(repr=False)
+    waiting: bool = True  # its image work is not done yet
 
 
 class ReliableStreamBroker(RedisStreamBroker):
@@ -66,7 +75,8 @@ class ReliableStreamBroker(RedisStreamBroker):
         self.reclaim_interval = reclaim_interval
         self.heartbeat_interval = idle_timeout_ms / 1000 / 4
         self._held: dict[str, _Held] = {}
-        self.with_result_backend(RedisAsyncResultBackend(url, result_ex_time=3600))
+        self.max_waiting: int | None = None  # the worker sets it (see `done_with_process`)
+        self._room = asyncio.Event()
 
     async def ping(self) -> None:
         async with Redis(connection_pool=self.connection_pool) as redis:
@@ -74,16 +84,33 @@ class ReliableStreamBroker(RedisStreamBroker):
 
     def _hold(self, stream: str, msg_id: str, data: bytes) -> AckableMessage:
         heartbeat = asyncio.create_task(self._keep_claimed(stream, msg_id))
-        self._held[msg_id] = _Held(stream, data, heartbeat)
+        self._held[msg_id] = _Held(stream, data, _task_id(data, self), heartbeat)
 
         async def ack() -> None:
             held = self._held.pop(msg_id, None)
             if held is not None:
                 held.heartbeat.cancel()
+                self._room.set()
             async with Redis(connection_pool=self.connection_pool) as redis:
                 await redis.xack(stream, self.consumer_group_name, msg_id)
 
         return AckableMessage(data=data, ack=ack)
+
+    def done_with_process(self, task_id: str) -> None:
+        """The task (taskiq's id) has done its image work: it no longer counts against
+        `max_waiting`, so the next message is read while it stores its result."""
+        for held in self._held.values():
+            if held.task_id == task_id and held.waiting:
+                held.waiting = False
+                self._room.set()
+                return
+
+    async def _wait_for_room(self) -> None:
+        while self.max_waiting is not None:
+            if sum(held.waiting for held in self._held.values()) < self.max_waiting:
+                return
+            self._room.clear()
+            await self._room.wait()
 
     async def _keep_claimed(self, stream: str, msg_id: str) -> None:
         while True:
@@ -127,6 +154,7 @@ class ReliableStreamBroker(RedisStreamBroker):
             try:
                 async with Redis(connection_pool=self.connection_pool) as redis:
                     while True:
+                        await self._wait_for_room()
                         fetched: Any = await redis.xreadgroup(
                             self.consumer_group_name,
                             self.consumer_name,
@@ -152,6 +180,7 @@ class ReliableStreamBroker(RedisStreamBroker):
     async def requeue_held(self) -> int:
         """Put every message this worker still holds back on the stream for others."""
         held, self._held = self._held, {}
+        self._room.set()
         if not held:
             return 0
         async with Redis(connection_pool=self.connection_pool) as redis:
@@ -161,6 +190,13 @@ class ReliableStreamBroker(RedisStreamBroker):
                 await redis.xack(item.stream, self.consumer_group_name, msg_id)
         log.info("broker_requeued", count=len(held))
         return len(held)
+
+
+def _task_id(data: bytes, broker: RedisStreamBroker) -> str | None:
+    try:
+        return broker.formatter.loads(data).task_id
+    except Exception:  # not a taskiq message: the receiver will reject it
+        return None
 
 
 def _text(value: str | bytes) -> str:

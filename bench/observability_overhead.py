@@ -307,7 +307,12 @@ async def _time_variants(
     return out
 
 
-RECEIVER = "import sys; from tests.otlp import OtlpReceiver; print(OtlpReceiver().port, flush=True)"
+# The receiver is bound to a name: a gRPC server nothing refers to is collected, and
+# stopped, within a second, after which every export would fail and be retried.
+RECEIVER = (
+    "import sys; from tests.otlp import OtlpReceiver; receiver = OtlpReceiver(); "
+    "print(receiver.port, flush=True); sys.stdin.read()"
+)
 
 
 def profile() -> None:
@@ -319,7 +324,7 @@ def profile() -> None:
     photo = sample_jpeg(*IMAGE_SIZE)
     results: dict[str, dict[str, list[float]]] = {}
     receiver = Popen(
-        [sys.executable, "-c", RECEIVER + "; sys.stdin.read()"], stdin=PIPE, stdout=PIPE
+        [sys.executable, "-c", RECEIVER], stdin=PIPE, stdout=PIPE
     )
     try:
         assert receiver.stdout is not None

@@ -13,7 +13,8 @@ alternating in rounds. Printed: requests/s, p50, p99, the server's CPU time per 
 
 ``--profile`` names the part that costs: it calls the app in this process through ASGI
 (no client, no socket) as shipped, then with the access log, the SQL spans, the
-OpenTelemetry ASGI middleware or all taken away, down to no middleware (the floor).
+request's span or all three taken away, down to no request observer (the floor), and
+with the request span made by the OpenTelemetry ASGI middleware instead (as it once was).
 
     uv run python -m bench.observability_overhead [--requests 2000]
     uv run python -m bench.observability_overhead --profile
@@ -47,8 +48,9 @@ from bench.common import fmt_ms, load_average, markdown_table, percentile, sampl
 from bench.production_flow import clean_env, login, wait_ready
 from pix_erase.main import create_app
 from pix_erase.platform.migrate import upgrade_head
-from pix_erase.platform.observability.http import RequestObserver
+from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.logging import configure_logging
+from pix_erase.platform.observability.tracing import UNTRACED_PATHS
 from pix_erase.setup.config import AppSettings, ObservabilitySettings, Settings
 
 CONCURRENCY = 16
@@ -236,7 +238,7 @@ async def _asgi_get(app: Any, path: str, token: str) -> int:
 
 class _NoSqlSpans:
     """Innermost middleware: suppresses instrumentation below the request's span, so the
-    SQLAlchemy spans go while the ASGI middleware (outside it) still traces the request."""
+    SQL spans go while the request observer (outside it) still traces the request."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -246,27 +248,63 @@ class _NoSqlSpans:
             await self.app(scope, receive, send)
 
 
-OTEL, OBSERVER, SQL = OpenTelemetryMiddleware, RequestObserver, _NoSqlSpans
-# name -> (middleware taken away; SQL: add _NoSqlSpans; log level). The first of each
-# configuration is the app as shipped.
-VARIANTS: dict[str, dict[str, tuple[tuple[object, ...], str]]] = {
+# The parts a variant takes away (or, ASGI_SPAN, swaps): the request observer, the
+# request's span (the observer without its tracer), the SQL spans (_NoSqlSpans added), and
+# the request span made by the OpenTelemetry ASGI instrumentation instead of the observer
+# (how PixErase traced requests before; kept to compare the two).
+OBSERVER, SPAN, SQL, ASGI_SPAN = "observer", "span", "sql", "asgi span"
+# name -> (parts, log level). The first of each configuration is the app as shipped.
+VARIANTS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
     "off": {
         "off, as shipped": ((), "WARNING"),
-        "off, without the OTel ASGI middleware": ((OTEL,), "WARNING"),
-        "no middleware at all (the floor)": ((OTEL, OBSERVER), "WARNING"),
+        "no request observer (the floor)": ((OBSERVER,), "WARNING"),
     },
     "on": {
         "on, as shipped": ((), "INFO"),
         "on, without the access log (WARNING)": ((), "WARNING"),
         "on, without the SQL spans": ((SQL,), "INFO"),
-        "on, without the OTel ASGI middleware": ((OTEL,), "INFO"),
-        "on, without all three": ((OTEL, SQL), "WARNING"),
+        "on, without the request span": ((SPAN,), "INFO"),
+        "on, without all three": ((SPAN, SQL), "WARNING"),
+        "on, request span by the OTel ASGI middleware": ((ASGI_SPAN,), "INFO"),
     },
 }
 
 
+def _middleware(shipped: list[Any], parts: tuple[str, ...]) -> list[Any]:
+    """The app's middleware list (outermost first) with `parts` taken away or swapped."""
+    stack = []
+    observer: dict[str, Any] = next(m for m in shipped if m.cls is RequestObserver).kwargs
+    for entry in shipped:
+        if entry.cls is RequestObserver:
+            if OBSERVER in parts:
+                continue
+            if SPAN in parts or ASGI_SPAN in parts:
+                entry = Middleware(RequestObserver, **{**observer, "tracer": None})
+        stack.append(entry)
+    if ASGI_SPAN in parts:
+        routes: RouteTable = observer["routes"]
+
+        def span_details(scope: Any) -> tuple[str, dict[str, str]]:
+            template = routes.template(scope["method"], scope["path"])
+            return f"{scope['method']} {template}", {"http.route": template}
+
+        asgi = Middleware(
+            OpenTelemetryMiddleware,
+            exclude_spans=["receive", "send"],
+            excluded_urls=",".join(UNTRACED_PATHS),
+            default_span_details=span_details,
+        )
+        stack.insert(0, asgi)
+    if SQL in parts:
+        stack.append(Middleware(_NoSqlSpans))
+    return stack
+
+
 async def _time_variants(
-    settings: Settings, photo: bytes, variants: dict[str, tuple[tuple[object, ...], str]]
+    settings: Settings,
+    photo: bytes,
+    variants: dict[str, tuple[tuple[str, ...], str]],
+    rounds: int,
 ) -> dict[str, dict[str, list[float]]]:
     """us per request of each variant and endpoint, one figure per round (A, B, C, A...)."""
     app = create_app(settings, in_process_worker=True)
@@ -284,15 +322,10 @@ async def _time_variants(
             upload = await http.post("/api/v1/images", files=files, headers=auth)
             image_id = upload.raise_for_status().json()["id"]
         paths = {"live": "/health/live", "image": f"/api/v1/images/{image_id}"}
-        for _ in range(PROFILE_ROUNDS):
-            for variant, (removed, level) in variants.items():
-                app.user_middleware = [m for m in shipped if m.cls not in removed]
-                if SQL in removed:  # the last in the list is the innermost
-                    app.user_middleware.append(Middleware(_NoSqlSpans))
+        for _ in range(rounds):
+            for variant, (parts, level) in variants.items():
+                app.user_middleware = _middleware(shipped, parts)
                 app.middleware_stack = None  # rebuilt from user_middleware on the next call
-                # Without the OTel ASGI middleware in the stack, FastAPI's own (native)
-                # telemetry would start tracing every request, dependency and endpoint.
-                app._telemetry["tracing"] = OpenTelemetryMiddleware not in removed
                 logging.getLogger().setLevel(level)
                 for name, path in paths.items():
                     for _ in range(20):  # warm-up
@@ -315,7 +348,7 @@ RECEIVER = (
 )
 
 
-def profile() -> None:
+def profile(rounds: int) -> None:
     """Time the app in this process with parts of the stack taken away. "off" runs
     first: once a tracer provider is installed it is global, so it cannot be undone. The
     OTLP receiver runs in a child process, so its CPU is not counted as the app's; it
@@ -323,9 +356,7 @@ def profile() -> None:
     print(f"{versions()}; {load_average()} at start")
     photo = sample_jpeg(*IMAGE_SIZE)
     results: dict[str, dict[str, list[float]]] = {}
-    receiver = Popen(
-        [sys.executable, "-c", RECEIVER], stdin=PIPE, stdout=PIPE
-    )
+    receiver = Popen([sys.executable, "-c", RECEIVER], stdin=PIPE, stdout=PIPE)
     try:
         assert receiver.stdout is not None
         port = int(receiver.stdout.readline())
@@ -342,13 +373,11 @@ def profile() -> None:
                 log = logs.enter_context((data / "log").open("w"))
                 with contextlib.redirect_stdout(log):
                     configure_logging("INFO")
-                results |= asyncio.run(_time_variants(settings, photo, variants))
+                results |= asyncio.run(_time_variants(settings, photo, variants, rounds))
     finally:
         receiver.kill()
         receiver.wait()
-    floor = {
-        k: statistics.median(v) for k, v in results["no middleware at all (the floor)"].items()
-    }
+    floor = {k: statistics.median(v) for k, v in results["no request observer (the floor)"].items()}
     rows = []
     for variant, figures in results.items():
         cells = []
@@ -356,7 +385,7 @@ def profile() -> None:
             wall, cpu = statistics.median(figures[name]), statistics.median(figures[f"{name} cpu"])
             cells += [f"{wall:.0f}", f"{cpu:.0f}", f"{cpu - floor[f'{name} cpu']:+.0f}"]
         rows.append([variant, *cells])
-    print(f"\n### In-process, sequential: median of {PROFILE_ROUNDS} rounds, us per request\n")
+    print(f"\n### In-process, sequential: median of {rounds} rounds, us per request\n")
     headers = ["variant", "live wall", "live CPU", "CPU vs floor"]
     print(markdown_table([*headers, "image wall", "image CPU", "CPU vs floor"], rows))
     print(f"{load_average()} at the end")
@@ -365,11 +394,13 @@ def profile() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per cell")
-    parser.add_argument("--rounds", type=int, default=4, help="alternations of on and off")
+    parser.add_argument(
+        "--rounds", type=int, help=f"alternations of on and off (4; --profile: {PROFILE_ROUNDS})"
+    )
     parser.add_argument("--profile", action="store_true", help="which part costs (in-process)")
     args = parser.parse_args()
     if args.profile:
-        profile()
+        profile(args.rounds or PROFILE_ROUNDS)
         return
 
     print(f"{versions()}; {load_average()} at start")
@@ -384,7 +415,7 @@ def main() -> None:
             servers = [start(stack, Path(tmp), "on", on), start(stack, Path(tmp), "off", off)]
             for server in servers:
                 prepare(server, photo)
-            results = measure(servers, args.requests, args.rounds)
+            results = measure(servers, args.requests, args.rounds or 4)
             report(results, args.requests)
             # Evidence that each configuration is what it claims to be.
             lines = {s.name: s.pix.log().count('"event":"request"') for s in servers}

@@ -25,8 +25,9 @@ from pix_erase.setup.config import ObservabilitySettings
 
 EXPORT_TIMEOUT_SECONDS = 3
 SQLALCHEMY_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
+HTTP_SCOPE = "pix_erase.http"  # the request spans (the request observer's)
 # Requests that explain no cost a user meets: probes and scrapes get no span.
-UNTRACED_PATHS = "/health/live,/health/ready,/metrics"
+UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
 _STARTED = "_pix_erase_span_start_ns"  # set on SQLAlchemy's execution context
 tracer = trace.get_tracer("pix_erase")
 _provider: TracerProvider | None = None

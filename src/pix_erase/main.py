@@ -23,6 +23,7 @@ from pix_erase.platform.observability.tracing import (
     setup_tracing,
     shutdown_tracing,
 )
+from pix_erase.platform.startup import freeze_startup_objects
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.router import router as tasks_router
 from pix_erase.users.auth import SESSION_COOKIE
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
                 sweeper = asyncio.create_task(sweep_periodically(services))
             else:
                 await services.broker.startup()
+            freeze_startup_objects()
             yield
         finally:
             if sweeper is not None:

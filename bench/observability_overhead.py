@@ -18,6 +18,7 @@ with the request span made by the OpenTelemetry ASGI middleware instead (as it o
 
     uv run python -m bench.observability_overhead [--requests 2000]
     uv run python -m bench.observability_overhead --profile
+    uv run python -m bench.observability_overhead --sampler-arg 0.1  # trace one request in ten
 """
 
 from __future__ import annotations
@@ -354,6 +355,9 @@ def profile(rounds: int) -> None:
     OTLP receiver runs in a child process, so its CPU is not counted as the app's; it
     exits when this process closes its stdin."""
     print(f"{versions()}; {load_average()} at start")
+    sampler = os.environ.get("OTEL_TRACES_SAMPLER"), os.environ.get("OTEL_TRACES_SAMPLER_ARG")
+    if sampler[1] is not None:
+        print(f"'on' samples: {sampler[0]} {sampler[1]}")
     photo = sample_jpeg(*IMAGE_SIZE)
     results: dict[str, dict[str, list[float]]] = {}
     receiver = Popen([sys.executable, "-c", RECEIVER], stdin=PIPE, stdout=PIPE)
@@ -398,19 +402,31 @@ def main() -> None:
         "--rounds", type=int, help=f"alternations of on and off (4; --profile: {PROFILE_ROUNDS})"
     )
     parser.add_argument("--profile", action="store_true", help="which part costs (in-process)")
+    parser.add_argument(
+        "--sampler-arg",
+        type=float,
+        help="trace this share of requests in 'on' (parentbased_traceidratio); default all",
+    )
     args = parser.parse_args()
+    sampler = {}
+    if args.sampler_arg is not None:
+        sampler = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio"}
+        sampler["OTEL_TRACES_SAMPLER_ARG"] = str(args.sampler_arg)
     if args.profile:
+        os.environ.update(sampler)  # read when "on" installs its tracer provider
         profile(args.rounds or PROFILE_ROUNDS)
         return
 
     print(f"{versions()}; {load_average()} at start")
+    if sampler:
+        print(f"'on' samples: {sampler}")
     photo = sample_jpeg(*IMAGE_SIZE)
     print(f"image: {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} JPEG q90 {len(photo) / 1e6:.2f} MB")
     receiver = OtlpReceiver()
     try:
         with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             on = {"OTEL_TRACES_ENABLED": "true", "TEMPO_HOST": "127.0.0.1", "LOG_LEVEL": "INFO"}
-            on["TEMPO_GRPC_PORT"] = str(receiver.port)
+            on |= {"TEMPO_GRPC_PORT": str(receiver.port), **sampler}
             off = {"OTEL_TRACES_ENABLED": "false", "LOG_LEVEL": "WARNING"}
             servers = [start(stack, Path(tmp), "on", on), start(stack, Path(tmp), "off", off)]
             for server in servers:

@@ -62,7 +62,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
     is computed that the span does not keep, which costs a fraction of the SQLAlchemy
     instrumentor's span (that one also parses the engine's URL at every statement).
     Taking a pooled connection is no span of its own; a statement that fails is a span
-    with the error.
+    with the error; a statement inside a trace the sampler dropped is not even timed.
     """
     if _provider is None:
         return
@@ -93,8 +93,12 @@ def instrument_engine(engine: AsyncEngine) -> None:
         span.end()
 
     def before(_c: Any, _k: Any, _s: str, _p: Any, context: Any, _m: bool) -> None:
-        if is_instrumentation_enabled():  # not inside `suppress_instrumentation()`
-            setattr(context, _STARTED, time.time_ns())
+        # Not inside `suppress_instrumentation()`, nor inside a trace the sampler dropped
+        # (its children would be dropped too: nothing to time or build).
+        if is_instrumentation_enabled():
+            current = trace.get_current_span()
+            if current.is_recording() or not current.get_span_context().is_valid:
+                setattr(context, _STARTED, time.time_ns())
 
     def after(_c: Any, _k: Any, statement: str, _p: Any, context: Any, _m: bool) -> None:
         record(context, statement, None)

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.botocore import AiobotocoreInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -21,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pix_erase.platform.observability.otlp import SpanExporter
 from pix_erase.setup.config import ObservabilitySettings
 
 EXPORT_TIMEOUT_SECONDS = 3
@@ -41,7 +41,7 @@ def setup_tracing(settings: ObservabilitySettings, role: str) -> TracerProvider 
     if _provider is None:
         resource = Resource.create({SERVICE_NAME: settings.app_name, "pix_erase.role": role})
         provider = TracerProvider(resource=resource)
-        exporter = OTLPSpanExporter(
+        exporter = SpanExporter(
             endpoint=settings.tempo_uri, insecure=True, timeout=EXPORT_TIMEOUT_SECONDS
         )
         provider.add_span_processor(

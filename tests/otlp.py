@@ -3,10 +3,12 @@ every span it is sent (the same protocol Tempo speaks on 4317)."""
 
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2 as span_pb2
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,14 @@ class ReceivedSpan:
     name: str
     service: str
     role: str
+    kind: str = ""  # SPAN_KIND_SERVER, SPAN_KIND_CLIENT, ...
+    status: str = ""  # STATUS_CODE_UNSET, STATUS_CODE_OK, STATUS_CODE_ERROR
+    # string and integer attributes (the only types PixErase's own spans set)
+    attributes: dict[str, str | int] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _value(value: common_pb2.AnyValue) -> str | int:
+    return value.int_value if value.WhichOneof("value") == "int_value" else value.string_value
 
 
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -42,6 +52,9 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                             name=span.name,
                             service=attributes.get("service.name", ""),
                             role=attributes.get("pix_erase.role", ""),
+                            kind=span_pb2.Span.SpanKind.Name(span.kind),
+                            status=span_pb2.Status.StatusCode.Name(span.status.code),
+                            attributes={a.key: _value(a.value) for a in span.attributes},
                         )
                     )
         with self.lock:

@@ -30,6 +30,7 @@ from tests.prometheus import Prometheus
 
 SEED_QUERY = 'sum(fastapi_requests_total{app_name="PixErase", path!="/metrics"}) by (status_code)'
 SEED_LOG_FIELDS = set(LOG_FIELDS)
+SERVER = "SPAN_KIND_SERVER"
 PASSWORD = "observability-" + secrets.token_hex(4)
 DB_PASSWORD = "db-" + secrets.token_hex(6)  # trust auth ignores it; it must never be logged
 
@@ -43,6 +44,7 @@ class Run:
     token: str = ""
     operation_trace_id: str = ""
     chained_trace_id: str = ""
+    chained_parent_id: str = ""  # the span id in the client's traceparent
     task_ids: list[str] = field(default_factory=list)
 
     def log_lines(self, process: PixProcess) -> list[dict[str, Any]]:
@@ -58,9 +60,9 @@ def wait_task(http: httpx.Client, task_id: str) -> dict[str, Any]:
     raise AssertionError(task)
 
 
-def traceparent() -> tuple[str, str]:
-    trace_id = secrets.token_hex(16)
-    return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+def traceparent() -> tuple[str, str, str]:
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
 def make_traffic(run: Run, base: str, backends: ProductionBackends) -> None:
@@ -82,7 +84,7 @@ def make_traffic(run: Run, base: str, backends: ProductionBackends) -> None:
         assert wait_task(http, run.task_ids[-1])["status"] == "succeeded"
 
         # A client that sends its own traceparent gets one trace from upload to result.
-        run.chained_trace_id, parent = traceparent()
+        run.chained_trace_id, run.chained_parent_id, parent = traceparent()
         chained = {"traceparent": parent}
         upload = http.post(
             "/api/v1/images",
@@ -203,6 +205,45 @@ def test_a_client_traceparent_ties_upload_task_and_download(run: Run) -> None:
     assert any("/api/v1/images/{image_id}/content" in name for name in names)
     assert any(name.startswith("POST /api/v1/images") for name in names)
     assert "task pix_erase.run_task" in names
+
+
+def test_request_spans_are_named_by_route_and_carry_the_outcome(run: Run) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        spans = [s for s in run.receiver.spans() if (s.role, s.kind) == ("api", SERVER)]
+        if any(s.name == "GET /api/v1/auth/me" for s in spans):
+            break
+        time.sleep(0.5)
+    by_name: dict[str, list[ReceivedSpan]] = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+    operation = by_name["POST /api/v1/images/{image_id}/operations"][0]
+    assert operation.status == "STATUS_CODE_UNSET"
+    assert operation.attributes["http.request.method"] == "POST"
+    assert operation.attributes["http.route"] == "/api/v1/images/{image_id}/operations"
+    assert operation.attributes["http.response.status_code"] == 202
+    path = operation.attributes["url.path"]
+    assert isinstance(path, str)
+    assert path.startswith("/api/v1/images/")
+    assert "{" not in path
+    assert operation.attributes["client.address"] == "127.0.0.1"
+    unmatched = by_name["GET <unmatched>"][0]  # a 4xx is the client's error, not the span's
+    assert (unmatched.status, unmatched.attributes["http.response.status_code"]) == (
+        "STATUS_CODE_UNSET",
+        404,
+    )
+    outage = by_name["GET /api/v1/auth/me"][-1]  # the 503 while PostgreSQL was down
+    assert outage.status == "STATUS_CODE_ERROR"
+    assert outage.attributes["http.response.status_code"] == 503
+    assert outage.attributes["error.type"]
+    # The client's traceparent is the parent of the request's span.
+    download = next(s for s in spans if s.name == "GET /api/v1/images/{image_id}/content")
+    assert (download.trace_id, download.parent_span_id) == (
+        run.chained_trace_id,
+        run.chained_parent_id,
+    )
+    # Probes and scrapes get no span.
+    assert not any(s.name.startswith(("GET /health", "GET /metrics")) for s in spans)
 
 
 def test_log_lines_carry_the_same_trace_id(run: Run) -> None:

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from pix_erase import health
 from pix_erase.container import Services, build_services
@@ -19,10 +18,12 @@ from pix_erase.platform.body_limits import BodyLimits
 from pix_erase.platform.observability.http import RequestObserver, RouteTable
 from pix_erase.platform.observability.metrics import APP_INFO, exposition
 from pix_erase.platform.observability.tracing import (
+    HTTP_SCOPE,
     UNTRACED_PATHS,
     setup_tracing,
     shutdown_tracing,
 )
+from pix_erase.platform.startup import freeze_startup_objects
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.router import router as tasks_router
 from pix_erase.users.auth import SESSION_COOKIE
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
                 sweeper = asyncio.create_task(sweep_periodically(services))
             else:
                 await services.broker.startup()
+            freeze_startup_objects()
             yield
         finally:
             if sweeper is not None:
@@ -84,8 +86,8 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
         body, content_type = exposition(request.headers.get("accept"))
         return Response(body, media_type=content_type)
 
-    # Order matters: added last is outermost. The request observer runs inside the
-    # OpenTelemetry middleware, so the request's span is current when it records.
+    # Order matters: added last is outermost. The request observer opens the request's
+    # span (tracing on), so the span is current in every middleware and route below it.
     routes = RouteTable(app.routes)
     limits = settings.app
     app.add_middleware(
@@ -99,12 +101,11 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
     )
     app.add_middleware(CsrfMiddleware, cookie_name=SESSION_COOKIE)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestObserver, app_name=app_name, routes=routes)
-    if tracing is not None:  # even a do-nothing tracer costs ~65 µs a request
-        app.add_middleware(
-            OpenTelemetryMiddleware,
-            exclude_spans=["receive", "send"],
-            excluded_urls=UNTRACED_PATHS,
-            default_span_details=routes.span_details,
-        )
+    app.add_middleware(
+        RequestObserver,
+        app_name=app_name,
+        routes=routes,
+        tracer=tracing.get_tracer(HTTP_SCOPE) if tracing is not None else None,
+        untraced=UNTRACED_PATHS,
+    )
     return app

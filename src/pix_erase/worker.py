@@ -26,6 +26,7 @@ from pix_erase.platform.observability.metrics import WORKER_INFO
 from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
 from pix_erase.platform.pool import after_job
 from pix_erase.platform.redis_broker import ReliableStreamBroker
+from pix_erase.platform.startup import freeze_startup_objects
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.repository import TaskRepository
 from pix_erase.tasks.runner import TaskRunner
@@ -146,6 +147,7 @@ async def run_worker(settings: Settings, processes: int) -> None:
         settings.server.worker_metrics_port, addr=settings.server.host
     )
     log.info("worker_started", processes=processes, metrics_port=metrics_server.server_port)
+    freeze_startup_objects()
     listening = asyncio.create_task(receiver.listen(finish))
     try:
         await finish.wait()

@@ -7,26 +7,28 @@ costs a request nothing and shutdown waits for it at most a few seconds.
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.botocore import AiobotocoreInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pix_erase.platform.observability.otlp import SpanExporter
 from pix_erase.setup.config import ObservabilitySettings
 
 EXPORT_TIMEOUT_SECONDS = 3
 SQLALCHEMY_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
+HTTP_SCOPE = "pix_erase.http"  # the request spans (the request observer's)
 # Requests that explain no cost a user meets: probes and scrapes get no span.
-UNTRACED_PATHS = "/health/live,/health/ready,/metrics"
+UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
 _STARTED = "_pix_erase_span_start_ns"  # set on SQLAlchemy's execution context
 tracer = trace.get_tracer("pix_erase")
 _provider: TracerProvider | None = None
@@ -40,7 +42,7 @@ def setup_tracing(settings: ObservabilitySettings, role: str) -> TracerProvider 
     if _provider is None:
         resource = Resource.create({SERVICE_NAME: settings.app_name, "pix_erase.role": role})
         provider = TracerProvider(resource=resource)
-        exporter = OTLPSpanExporter(
+        exporter = SpanExporter(
             endpoint=settings.tempo_uri, insecure=True, timeout=EXPORT_TIMEOUT_SECONDS
         )
         provider.add_span_processor(
@@ -61,7 +63,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
     is computed that the span does not keep, which costs a fraction of the SQLAlchemy
     instrumentor's span (that one also parses the engine's URL at every statement).
     Taking a pooled connection is no span of its own; a statement that fails is a span
-    with the error.
+    with the error; a statement inside a trace the sampler dropped is not even timed.
     """
     if _provider is None:
         return
@@ -77,12 +79,44 @@ def instrument_engine(engine: AsyncEngine) -> None:
     if url.port:
         common["net.peer.port"] = url.port
 
+    # A statement that succeeded inside a sampled trace (nearly all of them) is handed to
+    # the span processor as the finished span it is: the SDK's live span (sampler call,
+    # locked attribute map, span copy at its end) cost 19 µs a statement, this 3.5 µs.
+    # The child of a sampled parent is sampled by every sampler the SDK ships with
+    # (parent-based ones follow the parent, ratio ones decide on the same trace id).
+    processor = _provider._active_span_processor
+    scope = cast(SdkTracer, tracer)._instrumentation_scope
+    ids, resource = _provider.id_generator, _provider.resource
+    direct = _provider._span_limits.max_span_attribute_length is None  # nothing to cut
+
     def record(context: Any, statement: str, error: BaseException | None) -> None:
         start = getattr(context, _STARTED, None)
         if start is None:
             return
         name = statement.split(None, 1)[0] if statement and not statement.isspace() else system
         attributes = {**common, "db.statement": statement}
+        parent = trace.get_current_span().get_span_context()
+        if direct and error is None and parent.is_valid and parent.trace_flags.sampled:
+            own = trace.SpanContext(
+                parent.trace_id,
+                ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=parent.trace_flags,
+                trace_state=parent.trace_state,
+            )
+            finished = ReadableSpan(
+                name,
+                context=own,
+                parent=parent,
+                resource=resource,
+                attributes=attributes,
+                kind=trace.SpanKind.CLIENT,
+                instrumentation_scope=scope,
+                start_time=start,
+                end_time=time.time_ns(),
+            )
+            processor.on_end(finished)
+            return
         span = tracer.start_span(
             name, kind=trace.SpanKind.CLIENT, start_time=start, attributes=attributes
         )
@@ -92,8 +126,12 @@ def instrument_engine(engine: AsyncEngine) -> None:
         span.end()
 
     def before(_c: Any, _k: Any, _s: str, _p: Any, context: Any, _m: bool) -> None:
-        if is_instrumentation_enabled():  # not inside `suppress_instrumentation()`
-            setattr(context, _STARTED, time.time_ns())
+        # Not inside `suppress_instrumentation()`, nor inside a trace the sampler dropped
+        # (its children would be dropped too: nothing to time or build).
+        if is_instrumentation_enabled():
+            current = trace.get_current_span()
+            if current.is_recording() or not current.get_span_context().is_valid:
+                setattr(context, _STARTED, time.time_ns())
 
     def after(_c: Any, _k: Any, statement: str, _p: Any, context: Any, _m: bool) -> None:
         record(context, statement, None)

@@ -9,6 +9,9 @@ no earlier request asked for (512, 511, ...), so neither server answers from a c
 Server CPU per job is the CPU time of the server's whole process tree over the run,
 divided by its jobs.
 
+Each round starts with the next contender in turn, so none always runs right after
+another server's job (which leaves the CPU's caches full of that server's data).
+
 PixErase answers thumbor's job with one GET of a render URL, with a session (bearer
 token) or a signed URL (no session, like thumbor's unsafe URLs); "with upload" is the
 flow of a user who starts from the file: upload, then the render.
@@ -161,8 +164,12 @@ def main() -> None:
             ]
             for contender in contenders:  # warm-up: imports, pool start, first connections
                 contender.job(BOX + 1)
+            order = list(enumerate(contenders))
             for index in range(args.n):
-                for number, contender in enumerate(contenders):
+                # Each round starts with another contender: the one that runs right after
+                # another server's job finds the CPU's caches filled with that server's data.
+                shift = index % len(order)
+                for number, contender in order[shift:] + order[:shift]:
                     contender.run(box_of(index, number))
             httpx_anonymous.close()
 

@@ -21,6 +21,7 @@ from pix_erase.container import Services
 from pix_erase.errors import AppError, NotFound
 from pix_erase.images.keys import render_prefix
 from pix_erase.images.models import Image
+from pix_erase.platform.storage import written
 from pix_erase.processing import (
     Convert,
     Grayscale,
@@ -102,19 +103,26 @@ async def render(services: Services, image: Image, params: RenderParams) -> tupl
     key = f"{render_prefix(image.owner_id, image.id)}{render_etag(image, params)}.{fmt}"
     data = await services.storage.find_bytes(key)
     if data is None:
-        storage = services.storage
+        storage, pool = services.storage, services.quick_pool
         source = storage.local_path(image.storage_key) or await storage.get_bytes(image.storage_key)
-        max_pixels = services.settings.app.max_image_pixels
+        steps, max_pixels = steps_for(params, image), services.settings.app.max_image_pixels
+        # In a local directory the pool process caches the render itself (no bytes to
+        # hand to a thread here); elsewhere this process stores what it got back.
+        file = storage.local_file(key)
         try:
-            encoded = await services.quick_pool.run(
-                run_steps, source, steps_for(params, image), max_pixels=max_pixels
-            )
+            if file is None:
+                encoded = await pool.run(run_steps, source, steps, max_pixels=max_pixels)
+            else:
+                encoded = await pool.run(
+                    written, file, run_steps, source, steps, max_pixels=max_pixels
+                )
         except ImageError as exc:
             raise AppError(exc.code, exc.message, 422) from exc
         except FileNotFoundError as exc:  # deleted while it was being rendered
             raise NotFound("Image") from exc
         data = encoded.data
-        await services.storage.put_bytes(key, data, encoded.content_type)
+        if file is None:
+            await storage.put_bytes(key, data, encoded.content_type)
     return data, CONTENT_TYPES[fmt]
 
 

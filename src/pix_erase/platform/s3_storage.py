@@ -16,6 +16,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
+from pix_erase.platform.storage import LocalFile
 from pix_erase.setup.config import StorageSettings
 
 if TYPE_CHECKING:
@@ -124,6 +125,9 @@ class S3Storage:
             return data
 
     def local_path(self, key: str) -> Path | None:
+        return None
+
+    def local_file(self, key: str) -> LocalFile | None:
         return None
 
     async def find_bytes(self, key: str) -> bytes | None:

@@ -7,10 +7,15 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import ParamSpec, Protocol
+
+from pix_erase.processing import Encoded
+
+P = ParamSpec("P")
 
 CHUNK = 1024 * 1024
 
@@ -36,6 +41,10 @@ class Storage(Protocol):
         """The object's file when storage is a local directory (a pool process can read
         it itself instead of receiving its bytes through a pipe); None otherwise."""
 
+    def local_file(self, key: str) -> "LocalFile | None":
+        """Where another process may write the object itself, when storage is a local
+        directory (a pool process stores what it made); None otherwise."""
+
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
 
@@ -49,6 +58,33 @@ class Storage(Protocol):
         """Raise if the storage cannot be reached."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """An object of a `LocalStorage` that any process may write: atomically, through a
+    temporary file in the storage's own temporary directory, then a rename."""
+
+    path: Path
+    tmp_dir: Path
+
+    def write(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp_dir / uuid.uuid4().hex
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def written(
+    file: LocalFile, fn: Callable[P, Encoded], *args: P.args, **kwargs: P.kwargs
+) -> Encoded:
+    """In a pool process: `fn`'s encoded result, written to `file` before it is returned."""
+    encoded = fn(*args, **kwargs)
+    file.write(encoded.data)
+    return encoded
 
 
 class LocalStorage:
@@ -79,9 +115,7 @@ class LocalStorage:
             tmp.unlink(missing_ok=True)
 
     def _put_bytes(self, key: str, data: bytes) -> None:
-        tmp = self._tmp / uuid.uuid4().hex
-        tmp.write_bytes(data)
-        self._put_file(key, tmp)
+        LocalFile(self._path(key), self._tmp).write(data)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         await asyncio.to_thread(self._put_file, key, path)
@@ -100,6 +134,9 @@ class LocalStorage:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def local_file(self, key: str) -> LocalFile | None:
+        return LocalFile(self._path(key), self._tmp)
 
     async def get_range(self, key: str, start: int, length: int) -> bytes:
         def read() -> bytes:

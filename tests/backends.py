@@ -24,6 +24,21 @@ from pathlib import Path
 import httpx
 
 
+def create_admin(
+    email: str, password: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`pix-erase create-admin EMAIL` as an operator runs it: the password on stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "pix_erase", "create-admin", email],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

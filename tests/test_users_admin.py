@@ -1,14 +1,13 @@
 """The administrator's controls over users, and `pix-erase create-admin`."""
 
 import asyncio
-import subprocess
-import sys
 import uuid
 
 import httpx
 import pytest
 
 from pix_erase.setup.config import Settings
+from tests.backends import create_admin
 from tests.conftest import UserClient, settings_env, signup_and_login
 
 
@@ -17,16 +16,7 @@ async def admin(client: httpx.AsyncClient, settings: Settings) -> UserClient:
     """An administrator made the way an operator makes one: the CLI, password on stdin."""
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     env = settings_env(settings)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "pix_erase", "create-admin", email],
-        input="admin password 1\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = await asyncio.to_thread(create_admin, email, "admin password 1", env)
     assert done.returncode == 0, done.stderr
     response = await client.post(
         "/api/v1/auth/login", json={"email": email, "password": "admin password 1"}
@@ -40,24 +30,12 @@ async def test_create_admin_refuses_an_existing_email_and_a_short_password(
     settings: Settings,
 ) -> None:
     env = settings_env(settings)
-
-    def create(email: str, password: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pix_erase", "create-admin", email],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-
     email = f"root-{uuid.uuid4().hex[:8]}@example.com"
-    short = await asyncio.to_thread(create, email, "short")
+    short = await asyncio.to_thread(create_admin, email, "short", env)
     assert short.returncode != 0
-    created = await asyncio.to_thread(create, email, "long enough pw")
+    created = await asyncio.to_thread(create_admin, email, "long enough pw", env)
     assert created.returncode == 0, created.stderr
-    again = await asyncio.to_thread(create, email, "long enough pw")
+    again = await asyncio.to_thread(create_admin, email, "long enough pw", env)
     assert again.returncode != 0
     assert "already exists" in again.stderr
 

@@ -3,8 +3,6 @@ drop, the administrator's users view and the dark colour scheme."""
 
 import io
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -12,6 +10,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+from tests.backends import create_admin
 from tests.web.conftest import (
     PASSWORD,
     Visit,
@@ -112,15 +111,7 @@ def test_drop_pictures_on_the_gallery(visit: Visit) -> None:
 
 def test_admin_deactivates_and_reactivates_a_user(visit: Visit, served_env: dict[str, str]) -> None:
     page, admin, user = visit.page, new_email(), new_email()
-    created = subprocess.run(
-        [sys.executable, "-m", "pix_erase", "create-admin", admin],
-        input=PASSWORD + "\n",
-        env=served_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    created = create_admin(admin, PASSWORD, served_env)
     assert created.returncode == 0, created.stderr
     signup = httpx.post(
         visit.base + "/api/v1/auth/signup", json={"email": user, "password": PASSWORD}

@@ -94,6 +94,7 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    sqlite_async.read_inline_if_wal(dbapi_conn)
 
 
 def create_engine(

@@ -29,7 +29,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 HEAP_FROM = 64 << 20  # blocks up to this size come from the heap, not a mapping of their own
 HEAP_KEPT = 128 << 20  # freed memory at the top of the heap kept for the next job
 # Where an operator tunes glibc's malloc themselves; their setting wins.
-_MALLOC_ENVIRONMENT = ("GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+_MALLOC_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
 
 
 def ignore_stop_signals() -> None:
@@ -52,7 +52,8 @@ def keep_freed_memory() -> None:
     through ctypes, and not at all without glibc or where the environment tunes glibc's
     malloc already.
     """
-    if any(name in os.environ for name in _MALLOC_ENVIRONMENT):
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if "glibc.malloc." in tunables or any(name in os.environ for name in _MALLOC_VARIABLES):
         return
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

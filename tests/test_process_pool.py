@@ -3,6 +3,8 @@
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -79,6 +81,35 @@ async def test_a_pool_process_reuses_the_memory_of_its_last_job() -> None:
         pool.close()
     assert first > 0  # the first job maps its memory in
     assert max(again) * 10 < first  # the next ones find it still there
+
+
+POOL_FAULTS = """
+import asyncio
+from pix_erase.platform.pool import ProcessPool
+from tests.test_process_pool import faults_of_a_12_mp_buffer
+
+async def main() -> None:
+    pool = ProcessPool(1)
+    try:
+        print([await pool.run(faults_of_a_12_mp_buffer) for _ in range(4)])
+    finally:
+        pool.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads Linux's /proc")
+def test_an_operators_own_malloc_setting_wins() -> None:
+    # glibc's threshold, fixed below a 12 MP buffer: every job maps it in anew again.
+    env = os.environ | {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+    run = subprocess.run(
+        [sys.executable, "-c", POOL_FAULTS], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    first, *again = (int(count) for count in run.stdout.strip("[]\n").split(","))
+    assert first > 0
+    assert min(again) * 2 > first
 
 
 async def test_concurrent_jobs_each_get_their_own_answer(pool: ProcessPool) -> None:

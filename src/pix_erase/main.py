@@ -23,7 +23,11 @@ from pix_erase.platform.observability.tracing import (
     setup_tracing,
     shutdown_tracing,
 )
-from pix_erase.platform.startup import freeze_startup_objects
+from pix_erase.platform.startup import (
+    SERVER_HEAP_KEPT,
+    freeze_startup_objects,
+    keep_freed_memory,
+)
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.router import router as tasks_router
 from pix_erase.users.auth import SESSION_COOKIE
@@ -53,6 +57,7 @@ def create_app(settings: Settings, *, in_process_worker: bool = True) -> FastAPI
             else:
                 await services.broker.startup()
             freeze_startup_objects()
+            keep_freed_memory(SERVER_HEAP_KEPT)
             yield
         finally:
             if sweeper is not None:

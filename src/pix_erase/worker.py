@@ -26,7 +26,11 @@ from pix_erase.platform.observability.metrics import WORKER_INFO
 from pix_erase.platform.observability.tracing import setup_tracing, shutdown_tracing
 from pix_erase.platform.pool import after_job
 from pix_erase.platform.redis_broker import ReliableStreamBroker
-from pix_erase.platform.startup import freeze_startup_objects
+from pix_erase.platform.startup import (
+    SERVER_HEAP_KEPT,
+    freeze_startup_objects,
+    keep_freed_memory,
+)
 from pix_erase.setup.config import Settings
 from pix_erase.tasks.repository import TaskRepository
 from pix_erase.tasks.runner import TaskRunner
@@ -148,6 +152,7 @@ async def run_worker(settings: Settings, processes: int) -> None:
     )
     log.info("worker_started", processes=processes, metrics_port=metrics_server.server_port)
     freeze_startup_objects()
+    keep_freed_memory(SERVER_HEAP_KEPT)
     listening = asyncio.create_task(receiver.listen(finish))
     try:
         await finish.wait()

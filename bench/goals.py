@@ -57,7 +57,15 @@ BENCHES = (
         "bench.serve_overhead",
         ("--n", "20"),
         ("--n", "10"),
-        (Goal("serve flow vs bare run_steps", "ratio flow / bare", 1, "<= 1.3"),),
+        (
+            Goal("serve flow vs bare run_steps", "ratio flow / bare", 1, "<= 1.3"),
+            Goal(
+                "serve render URL flow vs bare run_steps",
+                "ratio render URL flow / bare",
+                1,
+                "<= 1.3",
+            ),
+        ),
     ),
     Bench(
         "bench.observability_overhead",

@@ -147,13 +147,13 @@ async def test_a_task_that_kills_its_worker_every_time_is_given_up(
 ) -> None:
     from pix_erase.tasks.models import Task
 
-    source = await user.upload_ok(photo_png(400, 300), "photo.png")
-    task_id = None
+    # Seconds of image work (27 MP out): each worker is killed long before it could end it.
+    # (Not frozen with SIGSTOP: a new worker may take the task back before a warm-up task
+    # has started its image process, and it would then run unfrozen.)
+    source = await user.upload_ok(photo_png(2000, 1500), "photo.png")
+    task_id = await submit(user, source["id"], HEAVY)
     for attempt in range(1, 3):  # TASK_MAX_ATTEMPTS=2: two workers die running it
         worker = workers.start(TASK_MAX_ATTEMPTS="2")
-        await freeze_image_work(user, worker)
-        if task_id is None:
-            task_id = await submit(user, source["id"], HEAVY)
         for _ in range(1200):
             async with services_of(api).sessionmaker() as session:
                 row = await session.get(Task, uuid.UUID(task_id))
@@ -164,7 +164,6 @@ async def test_a_task_that_kills_its_worker_every_time_is_given_up(
             raise AssertionError(f"attempt {attempt} never started")
         worker.kill()  # SIGKILL to the group, as the OOM killer would
     workers.start(TASK_MAX_ATTEMPTS="2")
-    assert task_id is not None
     task = await _wait(user, task_id, "succeeded", "failed")
     assert task["status"] == "failed"
     assert task["error"]["code"] == "too_many_attempts"

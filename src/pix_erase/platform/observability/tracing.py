@@ -6,7 +6,7 @@ costs a request nothing and shutdown waits for it at most a few seconds.
 """
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from opentelemetry import context, propagate, trace
@@ -17,8 +17,6 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pix_erase.platform.observability.otlp import SpanExporter
@@ -29,7 +27,6 @@ SQLALCHEMY_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
 HTTP_SCOPE = "pix_erase.http"  # the request spans (the request observer's)
 # Requests that explain no cost a user meets: probes and scrapes get no span.
 UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
-_STARTED = "_pix_erase_span_start_ns"  # set on SQLAlchemy's execution context
 tracer = trace.get_tracer("pix_erase")
 _provider: TracerProvider | None = None
 
@@ -58,18 +55,25 @@ def setup_tracing(settings: ObservabilitySettings, role: str) -> TracerProvider 
 def instrument_engine(engine: AsyncEngine) -> None:
     """A span per SQL statement, named by its first word (`SELECT`, `INSERT`, ...).
 
-    The span is recorded once the statement has ended, from its start and end times (as
-    the image phases are): nothing is made current while the statement runs and nothing
-    is computed that the span does not keep, which costs a fraction of the SQLAlchemy
-    instrumentor's span (that one also parses the engine's URL at every statement).
-    Taking a pooled connection is no span of its own; a statement that fails is a span
-    with the error; a statement inside a trace the sampler dropped is not even timed.
+    The span times the driver's call (the dialect's `do_execute`, `do_execute_no_params`
+    and `do_executemany`, wrapped on this engine's dialect) and is recorded once the
+    statement has ended, from its start and end times (as the image phases are): nothing
+    is made current while the statement runs and nothing is computed that the span does
+    not keep. Taking a pooled connection is no span of its own; a statement that fails is
+    a span with the error; a statement inside a trace the sampler dropped is not even
+    timed.
+
+    No SQLAlchemy event listener is registered: an engine with one sends every
+    connection, transaction and statement through SQLAlchemy's event dispatch (a joined
+    dispatcher made per connection, its listener lists looked up at each of a dozen event
+    points), which cost more than the spans themselves.
     """
     if _provider is None:
         return
     tracer = trace.get_tracer(SQLALCHEMY_SCOPE, tracer_provider=_provider)
     sync_engine = engine.sync_engine
-    system = sync_engine.dialect.name
+    dialect = sync_engine.dialect
+    system = dialect.name
     url = sync_engine.url
     common: dict[str, str | int] = {"db.system": system}
     if url.database:
@@ -89,13 +93,11 @@ def instrument_engine(engine: AsyncEngine) -> None:
     ids, resource = _provider.id_generator, _provider.resource
     direct = _provider._span_limits.max_span_attribute_length is None  # nothing to cut
 
-    def record(context: Any, statement: str, error: BaseException | None) -> None:
-        start = getattr(context, _STARTED, None)
-        if start is None:
-            return
+    def record(
+        parent: trace.SpanContext, start: int, statement: str, error: BaseException | None
+    ) -> None:
         name = statement.split(None, 1)[0] if statement and not statement.isspace() else system
         attributes = {**common, "db.statement": statement}
-        parent = trace.get_current_span().get_span_context()
         if direct and error is None and parent.is_valid and parent.trace_flags.sampled:
             own = trace.SpanContext(
                 parent.trace_id,
@@ -125,24 +127,30 @@ def instrument_engine(engine: AsyncEngine) -> None:
             span.set_status(trace.Status(trace.StatusCode.ERROR, str(error)))
         span.end()
 
-    def before(_c: Any, _k: Any, _s: str, _p: Any, context: Any, _m: bool) -> None:
-        # Not inside `suppress_instrumentation()`, nor inside a trace the sampler dropped
-        # (its children would be dropped too: nothing to time or build).
-        if is_instrumentation_enabled():
+    def timed(run: Callable[..., Any]) -> Callable[..., Any]:
+        def execute(cursor: Any, statement: str, *args: Any) -> Any:
+            # Not inside `suppress_instrumentation()`, nor inside a trace the sampler
+            # dropped (its children would be dropped too: nothing to time or build).
+            if not is_instrumentation_enabled():
+                return run(cursor, statement, *args)
             current = trace.get_current_span()
-            if current.is_recording() or not current.get_span_context().is_valid:
-                setattr(context, _STARTED, time.time_ns())
+            parent = current.get_span_context()
+            if parent.is_valid and not current.is_recording():
+                return run(cursor, statement, *args)
+            start = time.time_ns()
+            try:
+                result = run(cursor, statement, *args)
+            except BaseException as error:
+                record(parent, start, statement, error)
+                raise
+            record(parent, start, statement, None)
+            return result
 
-    def after(_c: Any, _k: Any, statement: str, _p: Any, context: Any, _m: bool) -> None:
-        record(context, statement, None)
+        return execute
 
-    def failed(failure: ExceptionContext) -> None:
-        if failure.execution_context is not None and failure.statement is not None:
-            record(failure.execution_context, failure.statement, failure.original_exception)
-
-    event.listen(sync_engine, "before_cursor_execute", before)
-    event.listen(sync_engine, "after_cursor_execute", after)
-    event.listen(sync_engine, "handle_error", failed)
+    dialect.do_execute = timed(dialect.do_execute)  # type: ignore[method-assign]
+    dialect.do_execute_no_params = timed(dialect.do_execute_no_params)  # type: ignore[method-assign]
+    dialect.do_executemany = timed(dialect.do_executemany)  # type: ignore[method-assign]
 
 
 def shutdown_tracing() -> None:

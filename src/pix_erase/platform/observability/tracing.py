@@ -1,4 +1,5 @@
-"""OpenTelemetry: the tracer provider, the OTLP/gRPC exporter and library instrumentation.
+"""OpenTelemetry: the tracer provider, the OTLP/gRPC exporter, library instrumentation,
+and the spans PixErase records itself (each request's, each SQL statement's).
 
 Tracing is on when OTEL_TRACES_ENABLED is true (off by default in `serve`). Spans are
 exported in a background thread with a short timeout, so a missing or slow collector
@@ -163,8 +164,9 @@ class RequestSpan(trace.Span):
 
     It keeps what the SDK's span keeps for a request (name, kind, parent, attributes,
     events, status, times) without its per-span lock, its attribute map that checks every
-    value as it is set, and the copy made at its end: the SDK's span cost about 30 µs of a
-    traced request's event loop, this a fifth of it. Attributes set by code other than
+    value as it is set, and the copy made at its end. Started, made current and ended in a
+    loop, the SDK's span took about 30 µs and this one about 11 µs; served under load, a
+    traced authenticated read cost about 0.2 ms of CPU less. Attributes set by code other than
     the request observer, and events, are checked as the SDK checks them, when the span
     ends. Made by `start_request_span`, only for a span whose attribute values need no
     cutting (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` unset).

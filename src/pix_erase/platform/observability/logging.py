@@ -48,8 +48,8 @@ def render_line(logger: Any, method: str, event: EventDict) -> str:
     Same fields, same values, same order: bound context variables, `level` (`warn` and
     `exception` named as the standard library names them), `logger`, `timestamp` (ISO 8601,
     UTC, `Z`), the current span's ids, the formatted exception. Seven processors called
-    one by one cost about twice as much per line, and the access line is written for
-    every request.
+    one by one cost about a third more per line (10.6 against 7.9 µs in a loop), and the
+    access line is written for every request.
     """
     structlog.contextvars.merge_contextvars(logger, method, event)
     event["level"] = _LEVEL_NAMES.get(method, method)

@@ -23,6 +23,10 @@ class ReceivedSpan:
     status: str = ""  # STATUS_CODE_UNSET, STATUS_CODE_OK, STATUS_CODE_ERROR
     # string and integer attributes (the only types PixErase's own spans set)
     attributes: dict[str, str | int] = field(default_factory=dict, compare=False, hash=False)
+    # each event's name and string/integer attributes (an `exception` event, for example)
+    events: list[tuple[str, dict[str, str | int]]] = field(
+        default_factory=list, compare=False, hash=False
+    )
 
 
 def _value(value: common_pb2.AnyValue) -> str | int:
@@ -55,6 +59,10 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                             kind=span_pb2.Span.SpanKind.Name(span.kind),
                             status=span_pb2.Status.StatusCode.Name(span.status.code),
                             attributes={a.key: _value(a.value) for a in span.attributes},
+                            events=[
+                                (e.name, {a.key: _value(a.value) for a in e.attributes})
+                                for e in span.events
+                            ],
                         )
                     )
         with self.lock:

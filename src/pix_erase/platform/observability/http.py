@@ -21,7 +21,7 @@ import structlog
 from fastapi.routing import iter_route_contexts
 from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
 from prometheus_client.metrics import Counter, Gauge, Histogram
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +33,7 @@ from pix_erase.platform.observability.metrics import (
     REQUESTS,
     trace_exemplar,
 )
+from pix_erase.platform.observability.tracing import start_request_span
 
 UNMATCHED = "<unmatched>"
 # Where an error handler notes the exception that made a request a 5xx (see errors.py).
@@ -140,9 +141,7 @@ class RequestObserver:
         }
         if client:
             attributes["client.address"] = client[0]
-        span = self.tracer.start_span(
-            f"{method} {path}", context=parent, kind=SpanKind.SERVER, attributes=attributes
-        )
+        span = start_request_span(self.tracer, f"{method} {path}", parent, attributes)
         return span, context.attach(trace.set_span_in_context(span, parent))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,10 +3,12 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Uuid, bindparam, func, select, update
+from sqlalchemy import Table, Update, Uuid, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from pix_erase.tasks.models import Task, TaskStatus
 
@@ -22,21 +24,37 @@ _COUNT_ACTIVE = (
     .select_from(Task)
     .where(Task.owner_id == bindparam("owner", type_=Uuid()), Task.status.in_(ACTIVE))
 )
+# Core statements on the table, not ORM-enabled ones: the worker runs both for every task,
+# and the ORM's bulk-update path (building its cache key, its state) cost more CPU than
+# the round trip.
+_tasks = cast(Table, Task.__table__)
 _START = (
-    update(Task)
+    update(_tasks)
     .where(
-        Task.id == bindparam("task_id"),
-        Task.status.in_(ACTIVE),
-        Task.attempts < bindparam("max_attempts"),
+        _tasks.c.id == bindparam("task_id"),
+        _tasks.c.status.in_(ACTIVE),
+        _tasks.c.attempts < bindparam("max_attempts"),
     )
     .values(
         status=TaskStatus.running,
-        started_at=func.coalesce(Task.started_at, bindparam("now", type_=Task.started_at.type)),
-        attempts=Task.attempts + 1,
+        started_at=func.coalesce(
+            _tasks.c.started_at, bindparam("now", type_=_tasks.c.started_at.type)
+        ),
+        attempts=_tasks.c.attempts + 1,
     )
-    .returning(Task)
-    .execution_options(synchronize_session=False)
+    .returning(*_tasks.c)
 )
+
+
+@cache
+def _finish(columns: frozenset[str]) -> Update:
+    """Set `finished_at` and `columns` of the task if it is still running."""
+    values = {name: bindparam(f"new_{name}", type_=_tasks.c[name].type) for name in columns}
+    return (
+        update(_tasks)
+        .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == TaskStatus.running)
+        .values(finished_at=bindparam("now", type_=_tasks.c.finished_at.type), **values)
+    )
 
 
 class TaskRepository:
@@ -58,16 +76,21 @@ class TaskRepository:
         """Mark the task running and count the attempt, in one statement, if it is queued
         (or was running when its worker died) and has attempts left; else None."""
         params = {"task_id": task_id, "max_attempts": max_attempts, "now": now}
-        return await self.session.scalar(_START, params)
+        connection = await self.session.connection()
+        row = (await connection.execute(_START, params)).one_or_none()
+        if row is None:
+            return None
+        task = Task(**row._mapping)
+        make_transient_to_detached(task)  # the row exists: never to be inserted again
+        return task
 
     async def finish(self, task_id: uuid.UUID, now: datetime, **values: Any) -> bool:
         """Record the outcome in one statement if the task is still running (not
         cancelled meanwhile); whether it was."""
-        result = await self.session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.status == TaskStatus.running)
-            .values(finished_at=now, **values)
-            .execution_options(synchronize_session=False)
+        params = {f"new_{name}": value for name, value in values.items()}
+        connection = await self.session.connection()
+        result = await connection.execute(
+            _finish(frozenset(values)), {"task_id": task_id, "now": now, **params}
         )
         return bool(getattr(result, "rowcount", 0))
 

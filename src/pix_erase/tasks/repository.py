@@ -6,10 +6,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, Uuid, bindparam, func, select, update
+from sqlalchemy import Table, Update, Uuid, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from pix_erase.platform.db import utcnow
 from pix_erase.tasks.models import Task, TaskStatus
 
 ACTIVE = (TaskStatus.queued, TaskStatus.running)
@@ -44,6 +45,19 @@ _START = (
     )
     .returning(*_tasks.c)
 )
+_INSERT = insert(_tasks)
+# What a new task starts as, for the columns its creator leaves unset.
+_NEW: dict[str, Any] = {
+    "status": TaskStatus.queued,
+    "progress": 0.0,
+    "attempts": 0,
+    "error_code": None,
+    "error_message": None,
+    "result": None,
+    "started_at": None,
+    "finished_at": None,
+    "image_id": None,
+}
 
 
 @cache
@@ -62,8 +76,19 @@ class TaskRepository:
         self.session = session
 
     async def add(self, task: Task) -> Task:
-        self.session.add(task)
-        await self.session.flush()
+        """Write a new task's row with one Core statement built once (no ORM unit of work:
+        every operation request adds one). `task` becomes a detached copy of its row; the
+        columns it leaves unset take the values of a new, queued task."""
+        given = task.__dict__
+        values = {key: given.get(key, default) for key, default in _NEW.items()}
+        values |= {key: given[key] for key in ("owner_id", "kind", "params")}
+        values["id"] = given.get("id") or uuid.uuid4()
+        values["created_at"] = given.get("created_at") or utcnow()
+        connection = await self.session.connection()
+        await connection.execute(_INSERT, values)
+        for key, value in values.items():
+            setattr(task, key, value)
+        make_transient_to_detached(task)  # the row exists: never to be inserted again
         return task
 
     async def get(self, task_id: uuid.UUID) -> Task | None:

@@ -11,17 +11,31 @@ server restarts within that second, the first statement on such a connection fai
 (a 503, or a task put back to wait) and the pool then replaces all its connections. A
 connection lost in use raises `OperationalError`, what the service treats as "backend
 down" (asyncpg's own error would pass for a bug: a 500, a failed task).
+
+On PostgreSQL a transaction begins at its first write, not at its first statement: a
+plain SELECT outside a transaction runs on its own (autocommit), and the first statement
+that writes or locks rows (INSERT, UPDATE, DELETE, SELECT ... FOR UPDATE, anything else
+that is not a plain SELECT) opens the transaction that the session's commit or rollback
+ends. SQLite (pysqlite) has always behaved so. At READ COMMITTED, PostgreSQL's default and
+the only level used here, every statement takes its own snapshot inside a transaction or
+out of it, so a read sees the same rows either way; what a unit of work writes still
+commits or rolls back as one, and the reads after its first write see its writes. What it
+saves is asyncpg's BEGIN and COMMIT (or ROLLBACK) round trips around work that only
+reads: most requests (the session lookup, the image's row, a task's state) and a task's
+reads of its images. `autocommit` runs a unit that is one statement without them too.
 """
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Connection, DateTime, MetaData, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -135,7 +149,32 @@ def create_engine(
     event.listen(engine.sync_engine, "handle_error", lost_is_down)
     event.listen(engine.sync_engine, "checkin", returned)
     event.listen(engine.sync_engine, "checkout", ping_if_idle)
+    event.listen(engine.sync_engine, "before_cursor_execute", _begin_at_first_write)
     return engine
+
+
+# Row locks last until the transaction ends, so a locking read must open one.
+_LOCKS = re.compile(r"\bFOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def _plain_read(statement: str) -> bool:
+    """A SELECT that locks nothing. Anything else (a CTE included) counts as a write: the
+    cost of being wrong that way is a BEGIN, the other way a lost guarantee."""
+    return statement.lstrip()[:6].upper() == "SELECT" and _LOCKS.search(statement) is None
+
+
+def _begin_at_first_write(
+    conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    # Outside a transaction, asyncpg's adapter sends BEGIN before the statement unless it
+    # is in autocommit mode; inside one, the statement joins it, whatever it is. An engine
+    # or session set to AUTOCOMMIT (`autocommit` below) stays so: the setter falls back to
+    # the connection's own isolation level.
+    record = conn.connection
+    driver = record.driver_connection
+    if driver is not None and not driver.is_in_transaction():
+        record.dbapi_connection.autocommit = _plain_read(statement)  # type: ignore[union-attr]
 
 
 SessionMaker = async_sessionmaker[AsyncSession]
@@ -149,6 +188,22 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
 async def transaction(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
     """A session whose work commits when the block ends and rolls back on error."""
     async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+@asynccontextmanager
+async def autocommit(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
+    """A session for work that is one statement, atomic on its own: on PostgreSQL it runs
+    with no transaction around it (no BEGIN and COMMIT round trips); on SQLite in a
+    transaction, as `transaction` does. Work of two writes or more needs `transaction`."""
+    async with sessionmaker() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
             yield session
             await session.commit()

@@ -3,11 +3,14 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Uuid, bindparam, func, select, update
+from sqlalchemy import Table, Update, Uuid, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
+from pix_erase.platform.db import utcnow
 from pix_erase.tasks.models import Task, TaskStatus
 
 ACTIVE = (TaskStatus.queued, TaskStatus.running)
@@ -22,21 +25,50 @@ _COUNT_ACTIVE = (
     .select_from(Task)
     .where(Task.owner_id == bindparam("owner", type_=Uuid()), Task.status.in_(ACTIVE))
 )
+# Core statements on the table, not ORM-enabled ones: the worker runs both for every task,
+# and the ORM's bulk-update path (building its cache key, its state) cost more CPU than
+# the round trip.
+_tasks = cast(Table, Task.__table__)
 _START = (
-    update(Task)
+    update(_tasks)
     .where(
-        Task.id == bindparam("task_id"),
-        Task.status.in_(ACTIVE),
-        Task.attempts < bindparam("max_attempts"),
+        _tasks.c.id == bindparam("task_id"),
+        _tasks.c.status.in_(ACTIVE),
+        _tasks.c.attempts < bindparam("max_attempts"),
     )
     .values(
         status=TaskStatus.running,
-        started_at=func.coalesce(Task.started_at, bindparam("now", type_=Task.started_at.type)),
-        attempts=Task.attempts + 1,
+        started_at=func.coalesce(
+            _tasks.c.started_at, bindparam("now", type_=_tasks.c.started_at.type)
+        ),
+        attempts=_tasks.c.attempts + 1,
     )
-    .returning(Task)
-    .execution_options(synchronize_session=False)
+    .returning(*_tasks.c)
 )
+_INSERT = insert(_tasks)
+# What a new task starts as, for the columns its creator leaves unset.
+_NEW: dict[str, Any] = {
+    "status": TaskStatus.queued,
+    "progress": 0.0,
+    "attempts": 0,
+    "error_code": None,
+    "error_message": None,
+    "result": None,
+    "started_at": None,
+    "finished_at": None,
+    "image_id": None,
+}
+
+
+@cache
+def _finish(columns: frozenset[str]) -> Update:
+    """Set `finished_at` and `columns` of the task if it is still running."""
+    values = {name: bindparam(f"new_{name}", type_=_tasks.c[name].type) for name in columns}
+    return (
+        update(_tasks)
+        .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == TaskStatus.running)
+        .values(finished_at=bindparam("now", type_=_tasks.c.finished_at.type), **values)
+    )
 
 
 class TaskRepository:
@@ -44,8 +76,19 @@ class TaskRepository:
         self.session = session
 
     async def add(self, task: Task) -> Task:
-        self.session.add(task)
-        await self.session.flush()
+        """Write a new task's row with one Core statement built once (no ORM unit of work:
+        every operation request adds one). `task` becomes a detached copy of its row; the
+        columns it leaves unset take the values of a new, queued task."""
+        given = task.__dict__
+        values = {key: given.get(key, default) for key, default in _NEW.items()}
+        values |= {key: given[key] for key in ("owner_id", "kind", "params")}
+        values["id"] = given.get("id") or uuid.uuid4()
+        values["created_at"] = given.get("created_at") or utcnow()
+        connection = await self.session.connection()
+        await connection.execute(_INSERT, values)
+        for key, value in values.items():
+            setattr(task, key, value)
+        make_transient_to_detached(task)  # the row exists: never to be inserted again
         return task
 
     async def get(self, task_id: uuid.UUID) -> Task | None:
@@ -58,16 +101,21 @@ class TaskRepository:
         """Mark the task running and count the attempt, in one statement, if it is queued
         (or was running when its worker died) and has attempts left; else None."""
         params = {"task_id": task_id, "max_attempts": max_attempts, "now": now}
-        return await self.session.scalar(_START, params)
+        connection = await self.session.connection()
+        row = (await connection.execute(_START, params)).one_or_none()
+        if row is None:
+            return None
+        task = Task(**row._mapping)
+        make_transient_to_detached(task)  # the row exists: never to be inserted again
+        return task
 
     async def finish(self, task_id: uuid.UUID, now: datetime, **values: Any) -> bool:
         """Record the outcome in one statement if the task is still running (not
         cancelled meanwhile); whether it was."""
-        result = await self.session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.status == TaskStatus.running)
-            .values(finished_at=now, **values)
-            .execution_options(synchronize_session=False)
+        params = {f"new_{name}": value for name, value in values.items()}
+        connection = await self.session.connection()
+        result = await connection.execute(
+            _finish(frozenset(values)), {"task_id": task_id, "now": now, **params}
         )
         return bool(getattr(result, "rowcount", 0))
 

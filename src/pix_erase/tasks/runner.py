@@ -25,7 +25,7 @@ import structlog
 
 from pix_erase.container import Services
 from pix_erase.errors import AppError
-from pix_erase.platform.db import transaction
+from pix_erase.platform.db import autocommit, transaction
 from pix_erase.platform.faults import UNAVAILABLE
 from pix_erase.platform.pool import PoolProcessDied
 from pix_erase.processing import ImageError
@@ -46,7 +46,8 @@ class TaskRunner:
 
     async def _start(self, task_id: uuid.UUID) -> Task | None:
         limit = self.services.settings.tasks.max_attempts
-        async with transaction(self.services.sessionmaker) as session:
+        # One statement; past the limit, a read and one more (a write standing alone).
+        async with autocommit(self.services.sessionmaker) as session:
             tasks = TaskRepository(session)
             task = await tasks.start(task_id, limit, datetime.now(UTC))
             if task is not None:
@@ -67,7 +68,7 @@ class TaskRunner:
 
     async def _finish(self, task_id: uuid.UUID, **values: Any) -> bool:
         """Record the outcome, unless the task stopped being ours (cancelled meanwhile)."""
-        async with transaction(self.services.sessionmaker) as session:
+        async with autocommit(self.services.sessionmaker) as session:  # one statement
             finished = await TaskRepository(session).finish(task_id, datetime.now(UTC), **values)
         if finished:
             await self.services.task_events.publish(task_id)  # wakes requests that `?wait=`

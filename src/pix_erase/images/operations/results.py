@@ -7,6 +7,7 @@ object and row again instead of a duplicate.
 import asyncio
 import hashlib
 import uuid
+from typing import NoReturn
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,7 @@ from pix_erase.images.keys import image_key
 from pix_erase.images.models import Image
 from pix_erase.images.naming import result_filename
 from pix_erase.images.repository import ImageRepository
-from pix_erase.platform.db import transaction
+from pix_erase.platform.db import autocommit
 from pix_erase.processing import Encoded
 from pix_erase.tasks.models import Task, TaskStatus
 
@@ -55,35 +56,33 @@ async def store_result(
     """Write the object, then its row (idempotent: same id and key on a re-run).
 
     The row is written only while the task is still running (not cancelled) and its
-    source still exists; otherwise, or if the row cannot be written, the object goes too.
+    source still exists, checked by the statement that writes it; otherwise, or if the
+    row cannot be written, the object goes too.
     """
     image_id = result_id(task.id, name)
     key = image_key(task.owner_id, image_id)
     async with services.sessionmaker() as session:
-        if await ImageRepository(session).get(image_id) is not None:
+        if await ImageRepository(session).exists(image_id):
             return image_id  # an earlier run of this task stored it
     await services.storage.put_bytes(key, encoded.data, encoded.content_type)
+    image = Image(
+        id=image_id,
+        owner_id=task.owner_id,
+        parent_id=parent.id,
+        operation=operation,
+        format=encoded.format,
+        content_type=encoded.content_type,
+        width=encoded.width,
+        height=encoded.height,
+        bytes=len(encoded.data),
+        sha256=hashlib.sha256(encoded.data).hexdigest(),
+        storage_key=key,
+        original_filename=result_filename(parent.original_filename, operation, encoded.format),
+    )
     try:
-        async with transaction(services.sessionmaker) as session:
-            await _still_wanted(session, task, parent)
-            await ImageRepository(session).add(
-                Image(
-                    id=image_id,
-                    owner_id=task.owner_id,
-                    parent_id=parent.id,
-                    operation=operation,
-                    format=encoded.format,
-                    content_type=encoded.content_type,
-                    width=encoded.width,
-                    height=encoded.height,
-                    bytes=len(encoded.data),
-                    sha256=hashlib.sha256(encoded.data).hexdigest(),
-                    storage_key=key,
-                    original_filename=result_filename(
-                        parent.original_filename, operation, encoded.format
-                    ),
-                )
-            )
+        async with autocommit(services.sessionmaker) as session:
+            if not await ImageRepository(session).insert_result(image, task.id):
+                await _not_wanted(session, task)
     except BaseException as exc:
         await asyncio.shield(_forget(services, key))
         if isinstance(exc, IntegrityError):  # the source's row went between check and insert
@@ -92,12 +91,12 @@ async def store_result(
     return image_id
 
 
-async def _still_wanted(session: AsyncSession, task: Task, parent: Image) -> None:
+async def _not_wanted(session: AsyncSession, task: Task) -> NoReturn:
+    """Why the row was not written: the task stopped running, or else its source went."""
     row = await session.get(Task, task.id)
     if row is None or row.status != TaskStatus.running:
         raise AppError("cancelled", "The task was cancelled; its result was not stored.")
-    if await ImageRepository(session).get(parent.id) is None:
-        raise _source_deleted()
+    raise _source_deleted()
 
 
 def _source_deleted() -> AppError:

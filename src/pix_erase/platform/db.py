@@ -201,15 +201,10 @@ async def autocommit(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
     """A session for work that is one statement, atomic on its own: on PostgreSQL it runs
     with no transaction around it (no BEGIN and COMMIT round trips); on SQLite in a
     transaction, as `transaction` does. Work of two writes or more needs `transaction`."""
-    async with sessionmaker() as session:
+    async with transaction(sessionmaker) as session:
         if session.get_bind().dialect.name == "postgresql":
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+        yield session
 
 
 Callback = Callable[[], Awaitable[None]]

@@ -32,7 +32,12 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import load_average, markdown_table, sample_jpeg
+from bench.common import (
+    load_average,
+    markdown_table,
+    process_and_tree_cpu_seconds,
+    sample_jpeg,
+)
 from bench.serve_overhead import free_port, login, stop, wait_ready
 
 MODES = ("get", "render", "cached", "signed", "upload")
@@ -49,25 +54,6 @@ class Side:
     api: float = 0.0
     images: float = 0.0
     latencies: list[float] = field(default_factory=list)
-
-
-def process_cpu(root: int) -> tuple[float, float]:
-    """CPU seconds of `root` and of all the processes below it."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents, cpu = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            pid = int(entry.name)
-            parents[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
-    below, frontier = 0.0, {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier}
-        below += sum(cpu[pid] for pid in frontier)
-    return cpu.get(root, 0.0), below
 
 
 @contextlib.contextmanager
@@ -150,13 +136,13 @@ def main() -> None:
             for turn in range(len(sides)):
                 number = (i + turn) % len(sides)
                 side, send = sides[number], senders[number]
-                api, images = process_cpu(side.pid)
+                api, tree = process_and_tree_cpu_seconds(side.pid)
                 start = time.perf_counter()
                 send(i).raise_for_status()
                 side.latencies.append((time.perf_counter() - start) * 1e3)
-                api_after, images_after = process_cpu(side.pid)
+                api_after, tree_after = process_and_tree_cpu_seconds(side.pid)
                 side.api += api_after - api
-                side.images += images_after - images
+                side.images += (tree_after - api_after) - (tree - api)
     rows = [
         [
             str(side.checkout),

@@ -208,8 +208,8 @@ def versions() -> str:
     )
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and every live descendant, from /proc."""
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every live process: its parent's pid and its CPU time (user + system), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -219,8 +219,19 @@ def tree_cpu_seconds(pid: int) -> float:
             except OSError:
                 continue
             stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def process_and_tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time of a process, and of it with every live descendant."""
+    stats = _processes()
     total, frontier = 0.0, {pid}
     while frontier:
         total += sum(stats[p][1] for p in frontier if p in stats)
         frontier = {child for child, (parent, _) in stats.items() if parent in frontier}
-    return total
+    return stats.get(pid, (0, 0.0))[1], total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and every live descendant, from /proc."""
+    return process_and_tree_cpu_seconds(pid)[1]

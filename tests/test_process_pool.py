@@ -69,7 +69,6 @@ async def test_payloads_small_and_large_cross_both_ways(pool: ProcessPool) -> No
     assert await pool.run(length, bytes(30_000_000)) == 30_000_000
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads Linux's /proc")
 async def test_a_pool_process_reuses_the_memory_of_its_last_job() -> None:
     # A freed 36 MB buffer used to go straight back to the kernel, and every job faulted
     # all of its pages in again: system time on every job.
@@ -99,7 +98,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads Linux's /proc")
 def test_an_operators_own_malloc_setting_wins() -> None:
     # glibc's threshold, fixed below a 12 MP buffer: every job maps it in anew again.
     env = os.environ | {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
